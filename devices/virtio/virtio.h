@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef DEVICES_VIRTIO_VIRTIO_H
+#define DEVICES_VIRTIO_VIRTIO_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "devices/virtio/virtqueue.h"
+
+struct guest_mem;
+struct virtio_dev;
+
+#define VIRTIO_MAX_QUEUES 8
+#define VIRTIO_MAX_WATCH_FDS 4
+
+/*
+ * What a device file provides; const, one per device type. The generic device (core.c) does
+ * status, feature negotiation, queue setup and the worker thread; the transports only translate
+ * registers into calls on the generic device.
+ */
+struct virtio_dev_ops {
+	const char *name;   /* "blk": thread "v-blk0", log prefix "blk0:" */
+	uint32_t device_id; /* VIRTIO_ID_* */
+	uint16_t num_queues;
+	uint16_t queue_max_size; /* <= VQ_MAX_SIZE */
+	/* vCPU thread, vdev->lock held. Device-specific feature bits to offer (core adds
+	 * VERSION_1, INDIRECT_DESC, EVENT_IDX). */
+	uint64_t (*features)(struct virtio_dev *vdev);
+	/* vCPU thread, vdev->lock held; off/len already checked against config_size. */
+	uint32_t config_size;
+	void (*config_read)(struct virtio_dev *vdev, uint32_t off, void *buf, uint32_t len);
+	void (*config_write)(struct virtio_dev *vdev, uint32_t off, const void *buf, uint32_t len);
+	/* vCPU thread, vdev->lock held, at DRIVER_OK with every ready queue validated, before the
+	 * worker starts. Nonzero: the device refuses (it goes to DEVICE_NEEDS_RESET). */
+	int (*activate)(struct virtio_dev *vdev);
+	/* vCPU thread, vdev->lock held, worker already joined: drop per-activation state. */
+	void (*reset)(struct virtio_dev *vdev);
+	/* Worker thread: queue q was kicked (or the worker just started). */
+	void (*queue_notify)(struct virtio_dev *vdev, unsigned int q);
+	/* Worker thread: a fd registered with virtio_dev_watch_fd() is ready. */
+	void (*backend_event)(struct virtio_dev *vdev, int fd, uint32_t events);
+	/* Main thread, after the device is stopped: free the device. */
+	void (*destroy)(struct virtio_dev *vdev);
+};
+
+/* How the generic device raises interrupts; set by the transport (mmio.c, later pci.c). */
+struct virtio_transport_ops {
+	void (*signal_queue)(struct virtio_dev *vdev, unsigned int q);
+	void (*signal_config)(struct virtio_dev *vdev);
+};
+
+/* Control-plane view of one queue, as the transport registers program it. */
+struct virtio_queue {
+	struct vq_addrs addrs;
+	uint16_t size; /* QueueNum; defaults to the maximum */
+	bool ready;    /* QueueReady */
+	int kick_fd;   /* eventfd: ioeventfd target, or written by the transport itself */
+	struct vq vq;  /* data plane, valid while the worker runs */
+};
+
+/*
+ * One virtio device instance. Embedded first in each device's struct (container_of back).
+ * Control-plane fields are touched only under `lock` (vCPU threads, transports); the queues'
+ * data plane only by the worker thread while it runs.
+ */
+struct virtio_dev {
+	const struct virtio_dev_ops *ops;
+	const struct virtio_transport_ops *transport;
+	void *transport_data;
+	const struct guest_mem *gm;
+	char name[16]; /* "blk0" */
+	pthread_mutex_t lock;
+	uint32_t status; /* device status byte; atomic loads/stores (needs-reset from worker) */
+	uint64_t offered_features;
+	uint64_t driver_features; /* acked, always a subset of offered */
+	uint32_t config_generation;
+	unsigned int num_queues;
+	struct virtio_queue queues[VIRTIO_MAX_QUEUES];
+	int irq_fd;   /* eventfd: the transport's interrupt (irqfd); written to signal */
+	uint32_t isr; /* VIRTIO_MMIO_INT_VRING / _CONFIG bits, atomic */
+	/* worker */
+	pthread_t worker;
+	bool worker_running;
+	int kill_fd;
+	int watch_fds[VIRTIO_MAX_WATCH_FDS];
+	uint32_t watch_events[VIRTIO_MAX_WATCH_FDS];
+	unsigned int n_watch_fds;
+	bool manual; /* tests/fuzzers: no worker thread, see virtio_dev_set_manual() */
+};
+
+/* Set up the generic part (eventfds, lock, name "<ops->name><index>"). Returns 0 or -errno. */
+int virtio_dev_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops,
+		    const struct guest_mem *gm, unsigned int index);
+
+/* Stop the worker, close fds and call ops->destroy. Main thread. */
+void virtio_dev_destroy(struct virtio_dev *vdev);
+
+/* Backend fds the worker should also wait on (before the device is activated). */
+int virtio_dev_watch_fd(struct virtio_dev *vdev, int fd, uint32_t epoll_events);
+
+/* --- called by transports, vCPU threads, with vdev->lock held --- */
+uint8_t virtio_get_status(struct virtio_dev *vdev);
+/* Applies the status state machine: 0 resets the device; FEATURES_OK is refused (bit stays
+ * clear) unless the acked features are acceptable; DRIVER_OK validates the ready queues,
+ * activates the device and starts its worker, or sets DEVICE_NEEDS_RESET. */
+void virtio_set_status(struct virtio_dev *vdev, uint8_t status);
+uint32_t virtio_get_features(struct virtio_dev *vdev, uint32_t sel);
+/* Ignored unless the driver is in the negotiation window; unoffered bits are masked. */
+void virtio_set_features(struct virtio_dev *vdev, uint32_t sel, uint32_t val);
+/* Config space access; out-of-range bytes read as 0 and writes are dropped. */
+void virtio_config_read(struct virtio_dev *vdev, uint32_t off, void *buf, uint32_t len);
+void virtio_config_write(struct virtio_dev *vdev, uint32_t off, const void *buf, uint32_t len);
+/* The transport wrote QueueNotify without an ioeventfd: wake the worker for queue q.
+ * An index past num_queues is ignored (rate-limited warning). */
+void virtio_queue_kick(struct virtio_dev *vdev, uint32_t q);
+
+/* --- any thread --- */
+bool virtio_has_feature(const struct virtio_dev *vdev, unsigned int bit);
+/* The guest broke the protocol: set DEVICE_NEEDS_RESET and raise a config interrupt; the
+ * worker stops processing queues until the driver resets the device. Never aborts. */
+void virtio_dev_needs_reset(struct virtio_dev *vdev, int err);
+/* Device config changed: bump the generation and raise a config interrupt. */
+void virtio_config_changed(struct virtio_dev *vdev);
+/* Whether the device is in DEVICE_NEEDS_RESET (devices stop processing). */
+bool virtio_dev_is_broken(const struct virtio_dev *vdev);
+
+/* Fuzzers/tests: run queue_notify for every ready queue once on the calling thread, as if
+ * the worker had been kicked (the device must be at DRIVER_OK with the worker not started,
+ * see virtio_dev_set_manual()). */
+void virtio_dev_run_once(struct virtio_dev *vdev);
+/* Fuzzers/tests: do not start a worker thread at DRIVER_OK. */
+void virtio_dev_set_manual(struct virtio_dev *vdev, bool manual);
+
+#endif /* DEVICES_VIRTIO_VIRTIO_H */

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef DEVICES_VIRTIO_VIRTQUEUE_H
+#define DEVICES_VIRTIO_VIRTQUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+struct guest_mem;
+struct vring_desc;
+struct vring_avail;
+struct vring_used;
+
+/* Longest chain a device accepts (direct + indirect segments); the spec caps a direct chain at
+ * the queue size, so with VQ_MAX_SIZE == VQ_MAX_SEGS no valid chain is refused. */
+#define VQ_MAX_SIZE 256
+#define VQ_MAX_SEGS 256
+
+/* Guest-physical ring addresses as the driver programmed them through the transport. */
+struct vq_addrs {
+	uint64_t desc, avail, used;
+};
+
+/*
+ * One split virtqueue, data-plane side. Owned by the device's worker thread after DRIVER_OK;
+ * devices use it only through the functions below (fields are private to virtqueue.c).
+ */
+struct vq {
+	const struct guest_mem *gm;
+	uint16_t size;
+	bool event_idx;	   /* VIRTIO_F_EVENT_IDX negotiated */
+	bool ready;	   /* vq_setup() succeeded */
+	struct vring_desc *desc; /* host pointers, validated once in vq_setup() */
+	struct vring_avail *avail;
+	struct vring_used *used;
+	uint16_t last_avail; /* next avail entry to pop */
+	uint16_t used_idx;   /* shadow of used->idx */
+	uint16_t signalled_used;
+	bool signalled_used_valid;
+	/* Transport hook: raise this queue's interrupt (irqfd / MSI-X vector). */
+	void (*signal)(void *opaque, unsigned int index);
+	void *signal_opaque;
+	unsigned int index;
+};
+
+/* One descriptor chain, mapped to host memory: readable (out) segments first, then writable
+ * (in) ones. Devices never see guest addresses. */
+struct vq_chain {
+	uint16_t head;
+	uint16_t n_out, n_in;
+	uint32_t out_len, in_len; /* totals, bounded by VQ_MAX_SEGS * UINT32_MAX < 2^40 */
+	struct iovec iov[VQ_MAX_SEGS];
+	/* cursors of vq_chain_pull() / vq_chain_push() */
+	uint16_t pull_seg, push_seg;
+	size_t pull_off, push_off;
+	uint32_t pushed; /* bytes written by vq_chain_push(), the default used length */
+};
+
+/*
+ * Validate and cache the rings (called at DRIVER_OK / queue enable, worker not running):
+ * size a power of two <= VQ_MAX_SIZE, desc 16-, avail 2-, used 4-byte aligned, each ring
+ * entirely inside one RAM region. Returns 0 or -EINVAL.
+ */
+int vq_setup(struct vq *vq, const struct guest_mem *gm, const struct vq_addrs *a, uint16_t size,
+	     bool event_idx);
+
+/* Forget all ring state (device or queue reset). */
+void vq_reset(struct vq *vq);
+
+/*
+ * Pop the next available chain. Returns 1 with *c filled, 0 when the ring is empty, -EINVAL
+ * when the driver broke the ring: avail.idx moved by more than size, head or next index out of
+ * range, a loop (more than size descriptors), nested or misaligned or empty indirect table, a
+ * readable descriptor after a writable one, a segment outside RAM, more than VQ_MAX_SEGS
+ * segments. Each descriptor is read from guest memory exactly once. Worker thread.
+ */
+int vq_pop(struct vq *vq, struct vq_chain *c);
+
+/* Give the last popped chain back (the device could not take it now). */
+void vq_unpop(struct vq *vq);
+
+/* Return a chain to the driver with `written` bytes in its writable part, publishing the used
+ * index with a release barrier. Does not notify. */
+void vq_push(struct vq *vq, const struct vq_chain *c, uint32_t written);
+
+/* Whether the driver wants an interrupt for what was pushed since the last one
+ * (VIRTIO_F_EVENT_IDX used_event, else VRING_AVAIL_F_NO_INTERRUPT). */
+bool vq_should_notify(struct vq *vq);
+
+/* vq_should_notify() ? signal the transport : nothing. Returns true if signalled. */
+bool vq_notify(struct vq *vq);
+
+/* Ask the driver for kicks again (avail_event / clear NO_NOTIFY). Returns false when new
+ * buffers raced in meanwhile, so the caller must pop again before sleeping. */
+bool vq_enable_notify(struct vq *vq);
+void vq_disable_notify(struct vq *vq);
+
+/* Copy up to len bytes from the chain's readable segments (from the pull cursor on).
+ * Returns bytes copied (short at the end of the readable part). */
+size_t vq_chain_pull(struct vq_chain *c, void *dst, size_t len);
+
+/* Copy up to len bytes into the chain's writable segments (from the push cursor on).
+ * Returns bytes copied (short when the writable part is full). */
+size_t vq_chain_push(struct vq_chain *c, const void *src, size_t len);
+
+/* Bytes left for vq_chain_pull() / vq_chain_push(). */
+size_t vq_chain_pull_left(const struct vq_chain *c);
+size_t vq_chain_push_left(const struct vq_chain *c);
+
+/*
+ * Build in *dst an iovec view of the next len readable (pull) or writable (push) bytes and
+ * advance that cursor past them; for zero-copy preadv/pwritev. Returns the number of iovec
+ * entries (<= max) and stores the byte count in *got (short when the chain part ends).
+ */
+int vq_chain_pull_iov(struct vq_chain *c, size_t len, struct iovec *dst, int max, size_t *got);
+int vq_chain_push_iov(struct vq_chain *c, size_t len, struct iovec *dst, int max, size_t *got);
+
+#endif /* DEVICES_VIRTIO_VIRTQUEUE_H */

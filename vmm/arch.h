@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VMM_ARCH_H
+#define VMM_ARCH_H
+
+/*
+ * The architecture seam: everything that differs between x86_64 and aarch64. Implemented once
+ * per arch in arch/<arch>/; the VMM core, devices and API include only this header. All
+ * functions run on the main thread unless noted; they return 0 or -errno and may fill
+ * err/errlen with a one-line reason for the user.
+ */
+
+#include <stdint.h>
+
+struct gmem_region;
+struct vm;
+struct vcpu;
+
+/* Guest RAM regions for mem_size bytes of RAM. Returns the count or -EINVAL. */
+int arch_ram_layout(uint64_t mem_size, struct gmem_region *out, unsigned int max);
+
+/* Smallest RAM the arch can boot anything in. */
+uint64_t arch_min_mem(void);
+
+/* Address and interrupt of virtio-mmio slot i (0-based), -ENOSPC past the last slot. */
+int arch_virtio_mmio_slot(unsigned int i, uint64_t *base, uint64_t *size, uint32_t *gsi);
+
+/*
+ * After KVM_CREATE_VM and guest RAM registration, before devices: interrupt controller,
+ * timers, arch platform devices on vm->pio / vm->mmio (serial, reset, power, panic).
+ * Allocates vm->arch.
+ */
+int arch_vm_setup(struct vm *vm, char *err, unsigned int errlen);
+
+/*
+ * After every device exists: load kernel and initrd from vm->cfg into RAM, compose the kernel
+ * command line (including vm->mmio_devs), write boot parameters and firmware tables.
+ */
+int arch_load_guest(struct vm *vm, char *err, unsigned int errlen);
+
+/* After KVM_CREATE_VCPU: CPUID, MSRs, registers; vCPU 0 gets the boot entry state. */
+int arch_vcpu_setup(struct vm *vm, struct vcpu *vcpu, char *err, unsigned int errlen);
+
+/* Highest vCPU count the arch's tables can describe. */
+unsigned int arch_max_vcpus(void);
+
+/* Give the serial console input (main thread, from stdin). */
+void arch_console_input(struct vm *vm, const uint8_t *buf, unsigned int len);
+
+void arch_vm_destroy(struct vm *vm);
+
+#endif /* VMM_ARCH_H */

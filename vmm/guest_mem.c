@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+#include "vmm/guest_mem.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+void gmem_init_empty(struct guest_mem *gm)
+{
+	memset(gm, 0, sizeof(*gm));
+	gm->memfd = -1;
+}
+
+static bool gmem_overlaps(const struct guest_mem *gm, uint64_t gpa, uint64_t size)
+{
+	for (unsigned int i = 0; i < gm->n_regions; i++) {
+		const struct gmem_region *r = &gm->regions[i];
+
+		if (gpa < r->gpa + r->size && r->gpa < gpa + size)
+			return true;
+	}
+	return false;
+}
+
+int gmem_add_region(struct guest_mem *gm, uint64_t gpa, void *hva, uint64_t size)
+{
+	uint64_t end;
+
+	if (size == 0 || __builtin_add_overflow(gpa, size, &end) || gmem_overlaps(gm, gpa, size))
+		return -EINVAL;
+	if (gm->n_regions == GMEM_MAX_REGIONS)
+		return -ENOSPC;
+	gm->regions[gm->n_regions++] = (struct gmem_region){ .gpa = gpa, .size = size, .hva = hva };
+	return 0;
+}
+
+int gmem_init(struct guest_mem *gm, const struct gmem_region *layout, unsigned int n)
+{
+	uint64_t total = 0, off = 0;
+	int r;
+
+	gmem_init_empty(gm);
+	for (unsigned int i = 0; i < n; i++)
+		if (__builtin_add_overflow(total, layout[i].size, &total))
+			return -EINVAL;
+	if (total == 0 || total > SIZE_MAX)
+		return -EINVAL;
+
+	/* memfd so that snapshots and vhost-user back ends can share RAM later. */
+	gm->memfd = memfd_create("guest-ram", MFD_CLOEXEC);
+	if (gm->memfd < 0)
+		return -errno;
+	if (ftruncate(gm->memfd, (off_t)total) < 0) {
+		r = -errno;
+		goto err_close;
+	}
+	gm->map = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, gm->memfd,
+		       0);
+	if (gm->map == MAP_FAILED) {
+		r = -errno;
+		gm->map = NULL;
+		goto err_close;
+	}
+	gm->map_size = total;
+	/* Guest RAM never belongs in a core dump of the VMM. */
+	madvise(gm->map, total, MADV_DONTDUMP);
+	for (unsigned int i = 0; i < n; i++) {
+		r = gmem_add_region(gm, layout[i].gpa, gm->map + off, layout[i].size);
+		if (r < 0)
+			goto err_unmap;
+		off += layout[i].size;
+	}
+	return 0;
+
+err_unmap:
+	munmap(gm->map, total);
+	gm->map = NULL;
+err_close:
+	close(gm->memfd);
+	gm->memfd = -1;
+	return r;
+}
+
+void gmem_destroy(struct guest_mem *gm)
+{
+	if (gm->map)
+		munmap(gm->map, gm->map_size);
+	if (gm->memfd >= 0)
+		close(gm->memfd);
+	gmem_init_empty(gm);
+}
+
+void *gmem_range(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	uint64_t end;
+
+	if (__builtin_add_overflow(gpa, len, &end))
+		return NULL;
+	for (unsigned int i = 0; i < gm->n_regions; i++) {
+		const struct gmem_region *r = &gm->regions[i];
+
+		/* gpa - r->gpa cannot wrap once gpa >= r->gpa; compare lengths, not ends. */
+		if (gpa >= r->gpa && gpa - r->gpa < r->size && len <= r->size - (gpa - r->gpa))
+			return r->hva + (gpa - r->gpa);
+	}
+	return NULL;
+}
+
+int gmem_read(const struct guest_mem *gm, uint64_t gpa, void *dst, size_t len)
+{
+	const void *src = gmem_range(gm, gpa, len);
+
+	if (!src)
+		return -EFAULT;
+	memcpy(dst, src, len);
+	return 0;
+}
+
+int gmem_write(const struct guest_mem *gm, uint64_t gpa, const void *src, size_t len)
+{
+	void *dst = gmem_range(gm, gpa, len);
+
+	if (!dst)
+		return -EFAULT;
+	memcpy(dst, src, len);
+	return 0;
+}
+
+uint64_t gmem_total(const struct guest_mem *gm)
+{
+	uint64_t total = 0;
+
+	for (unsigned int i = 0; i < gm->n_regions; i++)
+		total += gm->regions[i].size;
+	return total;
+}

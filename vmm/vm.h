@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VMM_VM_H
+#define VMM_VM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm/bus.h"
+#include "vmm/config.h"
+#include "vmm/guest_mem.h"
+
+struct arch_vm;
+struct kvm_run;
+struct virtio_dev;
+
+#define VM_MAX_MMIO_DEVS 32
+
+/* A virtio-mmio device's place in the guest: arch code describes it to the guest. */
+struct vm_mmio_dev {
+	uint64_t base, size;
+	uint32_t gsi;
+	struct virtio_dev *vdev;
+};
+
+struct vcpu {
+	struct vm *vm;
+	unsigned int id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool started;
+};
+
+/* Why the VM stopped; the first reason reported wins. */
+enum vm_exit_kind { VM_EXIT_NONE, VM_EXIT_RESET, VM_EXIT_POWEROFF, VM_EXIT_ERROR, VM_EXIT_SIGNAL };
+
+struct vm {
+	const struct vm_config *cfg;
+	int kvm_fd, vm_fd;
+	int run_size; /* mmap size of each vCPU's kvm_run */
+	struct guest_mem mem;
+	struct bus pio, mmio;
+	unsigned int n_vcpus;
+	struct vcpu *vcpus;
+	struct vm_mmio_dev mmio_devs[VM_MAX_MMIO_DEVS];
+	unsigned int n_mmio_devs;
+	struct arch_vm *arch;
+	int exit_efd; /* signalled by vm_request_exit() */
+	int exit_kind;
+	int exit_status;
+	char exit_reason[160];
+};
+
+/*
+ * Ask the VM to stop: the first caller's kind, status and reason stick. Any thread (vCPU
+ * exits, devices, signal handling). status is the process exit status microvm will return.
+ */
+void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, int status, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Build the whole VM from cfg: KVM fds, RAM, devices, guest image, vCPUs (not yet running).
+ * On failure prints nothing; returns -errno and leaves a message in *err. */
+int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, unsigned int errlen);
+
+/* Run until the guest stops or a stop is requested; returns the process exit status. */
+int vm_run(struct vm *vm);
+
+void vm_destroy(struct vm *vm);
+
+/* Interrupt plumbing (vmm/irq.c). */
+int vm_irq_line(struct vm *vm, uint32_t gsi, bool level);
+int vm_irqfd_add(struct vm *vm, uint32_t gsi, int efd);
+int vm_ioeventfd_add(struct vm *vm, uint64_t addr, uint32_t len, uint64_t datamatch, int efd);
+
+#endif /* VMM_VM_H */
