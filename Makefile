@@ -21,10 +21,12 @@ VERSION := 0.1.0
 CFLAGS  += -DMICROVM_VERSION=\"$(VERSION)\"
 
 # Sources, sorted, one list per folder so parallel work touches one line each.
-VMM_SRCS     := vmm/bus.c vmm/guest_mem.c vmm/log.c
+VMM_SRCS     := vmm/bus.c vmm/cli.c vmm/guest_mem.c vmm/irq.c vmm/log.c vmm/term.c
+# Joined to VMM_SRCS once the devices and arch code they call exist (lead integrates).
+VMM_PENDING  := vmm/vcpu.c vmm/vm.c vmm/vm_run.c
 DEVICE_SRCS  :=
 ARCH_SRCS    :=
-MAIN_SRCS    :=
+MAIN_SRCS    := vmm/main.c
 
 LIB_SRCS := $(VMM_SRCS) $(DEVICE_SRCS) $(ARCH_SRCS)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)

@@ -46,6 +46,7 @@ struct vm {
 	struct vm_mmio_dev mmio_devs[VM_MAX_MMIO_DEVS];
 	unsigned int n_mmio_devs;
 	struct arch_vm *arch;
+	int console_in_fd, console_feed_fd; /* stdin forwarded to the virtio console */
 	int exit_efd; /* signalled by vm_request_exit() */
 	int exit_kind;
 	int exit_status;

@@ -37,8 +37,9 @@ struct vq {
 	struct vring_used *used;
 	uint16_t last_avail; /* next avail entry to pop */
 	uint16_t used_idx;   /* shadow of used->idx */
-	uint16_t signalled_used;
+	uint16_t signalled_used; /* used_idx at the last interrupt (EVENT_IDX "old") */
 	bool signalled_used_valid;
+	bool notify_off; /* vq_disable_notify() in force */
 	/* Transport hook: raise this queue's interrupt (irqfd / MSI-X vector). */
 	void (*signal)(void *opaque, unsigned int index);
 	void *signal_opaque;
@@ -50,7 +51,7 @@ struct vq {
 struct vq_chain {
 	uint16_t head;
 	uint16_t n_out, n_in;
-	uint32_t out_len, in_len; /* totals, bounded by VQ_MAX_SEGS * UINT32_MAX < 2^40 */
+	uint32_t out_len, in_len; /* totals; vq_pop() refuses a chain whose total overflows */
 	struct iovec iov[VQ_MAX_SEGS];
 	/* cursors of vq_chain_pull() / vq_chain_push() */
 	uint16_t pull_seg, push_seg;
@@ -73,8 +74,10 @@ void vq_reset(struct vq *vq);
  * Pop the next available chain. Returns 1 with *c filled, 0 when the ring is empty, -EINVAL
  * when the driver broke the ring: avail.idx moved by more than size, head or next index out of
  * range, a loop (more than size descriptors), nested or misaligned or empty indirect table, a
- * readable descriptor after a writable one, a segment outside RAM, more than VQ_MAX_SEGS
- * segments. Each descriptor is read from guest memory exactly once. Worker thread.
+ * readable descriptor after a writable one, a segment outside RAM (or straddling two RAM
+ * regions), more than VQ_MAX_SEGS segments, a readable or writable total above UINT32_MAX.
+ * Each descriptor is read from guest memory exactly once. On error nothing is consumed; the
+ * caller should stop using the queue (virtio_dev_needs_reset()). Worker thread.
  */
 int vq_pop(struct vq *vq, struct vq_chain *c);
 

@@ -1,0 +1,30 @@
+#!/bin/sh
+# images/l2-initramfs.sh - the L2 guest's initramfs: busybox-static plus
+# images/l2-init as /init (the in-guest checks).  Output: initramfs.cpio.gz.
+# Usage: images/l2-initramfs.sh      prints the output folder
+. "$(dirname "$0")/lib.sh"
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+BB_VER=$(img_installed_version busybox-static)
+img_installed_version cpio >/dev/null
+img_begin l2-initramfs "$(img_key "$(cat "$0")" "$(cat "$HERE/l2-init")" "$BB_VER")"
+
+root=$TMP/root
+mkdir -p "$root/bin" "$root/dev" "$root/proc" "$root/sys" "$root/tmp"
+cp /bin/busybox "$root/bin/busybox"
+for a in $("$root/bin/busybox" --list); do
+	[ "$a" = busybox ] || ln -s busybox "$root/bin/$a"
+done
+cp "$HERE/l2-init" "$root/init"
+chmod 755 "$root/init"
+# With this node the kernel gives /init a console before devtmpfs is mounted.
+mknod -m 600 "$root/dev/console" c 5 1 2>/dev/null || true
+write_cpio()
+{
+	(cd "$1" && find . -mindepth 1 | LC_ALL=C sort |
+		cpio --quiet -o -H newc -R 0:0 --reproducible)
+}
+find "$root" -exec touch -h -d @0 {} +
+write_cpio "$root" | gzip -n -9 >"$TMP/initramfs.cpio.gz"
+rm -rf "$root"
+img_finish l2-initramfs

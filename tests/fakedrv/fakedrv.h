@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef TESTS_FAKEDRV_FAKEDRV_H
+#define TESTS_FAKEDRV_FAKEDRV_H
+
+/*
+ * A fake virtio driver that runs on the host (STYLE.md section 12): fake guest RAM, split rings
+ * at spec alignment, and the virtio-mmio register sequence of a real driver, driven through the
+ * real transport functions virtio_mmio_read()/virtio_mmio_write(). Test code only; every
+ * allocation failure aborts the test.
+ *
+ * Usage, in a device test (tests/unit/test_rng.c):
+ *
+ *	struct fd_guest *g = fd_guest_new(1 << 20);	   // 1 MiB of RAM at FD_GUEST_BASE
+ *	struct virtio_dev *vdev;
+ *	ASSERT_OK(rng_create(&g->gm, ..., &vdev));	   // the device under test
+ *	struct fd_dev *d = fd_dev_new(g, vdev);		   // virtio-mmio around it
+ *	ASSERT_OK(fd_dev_start(d, FD_FEATURES_ALL));	   // ACK..FEATURES_OK, rings, DRIVER_OK
+ *	struct fd_vq *q = fd_dev_vq(d, 0);
+ *	uint64_t buf = fd_alloc(g, 64, 8);		   // guest address of a buffer
+ *	struct fd_seg seg = { buf, 64 };
+ *	ASSERT_OK(fd_vq_add(q, &seg, 0, 1, 0));	   // 0 readable, 1 writable; FD_INDIRECT
+ *	fd_vq_kick(q);					   // QueueNotify register
+ *	uint16_t id; uint32_t len;
+ *	ASSERT_EQ(fd_vq_wait_used(q, &id, &len, 1000), 1); // irq_fd + InterruptStatus/ACK
+ *	uint8_t *p = fd_ptr(g, buf, len);		   // host view of the buffer
+ *	fd_dev_free(d);	   // status 0, virtio_dev_destroy() (frees the device)
+ *	fd_guest_free(g);
+ *
+ * Deterministic variant without the worker thread: call fd_dev_set_manual(d) before
+ * fd_dev_start(); then fd_vq_kick() runs the device's queue handlers on the calling thread
+ * (virtio_dev_run_once()), and fd_vq_used() sees the result right after the kick.
+ *
+ * Hostile tests write raw descriptors / ring fields through the public fields of struct fd_vq
+ * (desc/avail/used are host pointers into the fake RAM) and fd_vq_publish().
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "devices/virtio/mmio.h"
+#include "devices/virtio/virtio.h"
+#include "vmm/guest_mem.h"
+
+struct vring_desc;
+struct vring_avail;
+struct vring_used;
+
+/* Guest-physical base of the main fake RAM region (nonzero, so gpa 0 is never valid). */
+#define FD_GUEST_BASE 0x100000ULL
+/* fd_dev_start(): accept every feature the device offers. */
+#define FD_FEATURES_ALL (~0ULL)
+/* fd_vq_add() flag: put the chain in one indirect table (needs INDIRECT_DESC). */
+#define FD_INDIRECT 1u
+
+struct fd_guest {
+	struct guest_mem gm;
+	uint8_t *ram; /* main region: [FD_GUEST_BASE, FD_GUEST_BASE + size) */
+	uint64_t size;
+	uint64_t brk; /* bump allocator, next free gpa */
+	void *extra[GMEM_MAX_REGIONS];
+	unsigned int n_extra;
+};
+
+/* A guest buffer: guest-physical address and length. */
+struct fd_seg {
+	uint64_t gpa;
+	uint32_t len;
+};
+
+struct fd_vq {
+	struct fd_dev *dev;
+	unsigned int index;
+	uint16_t size;
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+	struct vring_desc *desc; /* host views of the rings */
+	struct vring_avail *avail;
+	struct vring_used *used;
+	uint16_t avail_idx; /* driver's shadow of avail->idx */
+	uint16_t last_used; /* next used entry to read */
+	uint16_t free_head, num_free;
+	uint16_t next[VQ_MAX_SIZE];	 /* shadow of desc[].next: the free list and chains */
+	uint16_t chain_len[VQ_MAX_SIZE]; /* descriptors owned by the chain at this head */
+	uint64_t itable[VQ_MAX_SIZE];	 /* indirect table of the chain at this head (gpa) */
+	uint16_t itable_cap[VQ_MAX_SIZE];
+};
+
+struct fd_dev {
+	struct fd_guest *g;
+	struct virtio_dev *vdev;
+	struct virtio_mmio mmio;
+	uint64_t features; /* negotiated by fd_dev_start() */
+	unsigned int num_queues;
+	uint16_t qsize[VIRTIO_MAX_QUEUES]; /* 0: use QueueNumMax */
+	bool manual;
+	struct fd_vq vqs[VIRTIO_MAX_QUEUES];
+};
+
+/* Fake RAM: size bytes (zeroed) at FD_GUEST_BASE. */
+struct fd_guest *fd_guest_new(size_t size);
+/* One more RAM region of size bytes at gpa (zeroed); returns its host pointer. */
+void *fd_guest_add_region(struct fd_guest *g, uint64_t gpa, size_t size);
+void fd_guest_free(struct fd_guest *g);
+/* Bump-allocate len bytes (zeroed) at the given power-of-two alignment; returns the gpa. */
+uint64_t fd_alloc(struct fd_guest *g, size_t len, size_t align);
+/* Host pointer for [gpa, gpa + len), or NULL (gmem_range()). */
+void *fd_ptr(struct fd_guest *g, uint64_t gpa, size_t len);
+
+/* Wrap vdev in a virtio-mmio transport (virtio_mmio_init()). Nothing is written yet. */
+struct fd_dev *fd_dev_new(struct fd_guest *g, struct virtio_dev *vdev);
+/* Reset the device (status 0), destroy it (virtio_dev_destroy()) and free d. */
+void fd_dev_free(struct fd_dev *d);
+/* No worker thread: kicks run the handlers synchronously. Call before fd_dev_start(). */
+void fd_dev_set_manual(struct fd_dev *d);
+/* Use a queue size other than QueueNumMax for queue q. Call before fd_dev_start(). */
+void fd_dev_set_qsize(struct fd_dev *d, unsigned int q, uint16_t size);
+
+/* 32-bit register access through virtio_mmio_read()/virtio_mmio_write(). */
+uint32_t fd_mmio_read(struct fd_dev *d, uint32_t off);
+void fd_mmio_write(struct fd_dev *d, uint32_t off, uint32_t val);
+uint8_t fd_dev_status(struct fd_dev *d);
+
+/*
+ * The driver initialisation of VIRTIO 1.2 "Device Initialization": reset, ACKNOWLEDGE, DRIVER,
+ * features (offered & want; VERSION_1 is always kept), FEATURES_OK and re-read, set up every
+ * queue the device has (QueueNumMax != 0) with fresh rings, DRIVER_OK.
+ * Returns 0; -EIO if FEATURES_OK did not stick; -ENODEV if the device set
+ * DEVICE_NEEDS_RESET instead of going live.
+ */
+int fd_dev_start(struct fd_dev *d, uint64_t want);
+/* Steps of fd_dev_start() for tests of the start sequence itself. */
+int fd_dev_negotiate(struct fd_dev *d, uint64_t want); /* up to FEATURES_OK */
+void fd_dev_setup_queues(struct fd_dev *d);	       /* rings + QueueReady */
+/* Write status 0 and forget the rings' driver state. */
+void fd_dev_reset(struct fd_dev *d);
+
+/* Device config space through the MMIO window at VIRTIO_MMIO_CONFIG (natural widths). */
+void fd_dev_config_read(struct fd_dev *d, uint32_t off, void *buf, uint32_t len);
+void fd_dev_config_write(struct fd_dev *d, uint32_t off, const void *buf, uint32_t len);
+
+/* Wait up to timeout_ms for the interrupt eventfd, then read InterruptStatus and ACK it.
+ * Returns the ISR bits (VIRTIO_MMIO_INT_*), 0 on timeout. */
+uint32_t fd_dev_wait_irq(struct fd_dev *d, int timeout_ms);
+
+struct fd_vq *fd_dev_vq(struct fd_dev *d, unsigned int q);
+
+/*
+ * Post a chain: segs[0..n_out) device-readable, then segs[n_out..n_out+n_in) device-writable.
+ * flags: FD_INDIRECT. Publishes it (release fence, avail->idx++). Returns the head index,
+ * -ENOSPC when the ring has no free descriptors.
+ */
+int fd_vq_add(struct fd_vq *q, const struct fd_seg *segs, unsigned int n_out, unsigned int n_in,
+	      unsigned int flags);
+/* Put head into the next avail slot and bump avail->idx (for raw, hand-written chains). */
+void fd_vq_publish(struct fd_vq *q, uint16_t head);
+/* QueueNotify; in manual mode also run the device once. */
+void fd_vq_kick(struct fd_vq *q);
+/* Take the next used element: 1 with *id/*len filled (its descriptors freed), 0 if none. */
+int fd_vq_used(struct fd_vq *q, uint16_t *id, uint32_t *len);
+/* fd_vq_used(), waiting up to timeout_ms for interrupts. Returns 1 or 0 (timeout). */
+int fd_vq_wait_used(struct fd_vq *q, uint16_t *id, uint32_t *len, int timeout_ms);
+/* Notification suppression, driver side: used_event (EVENT_IDX) and NO_INTERRUPT. */
+void fd_vq_set_used_event(struct fd_vq *q, uint16_t idx);
+void fd_vq_set_no_interrupt(struct fd_vq *q, bool on);
+/* Device side hints: used->flags NO_NOTIFY and avail_event (EVENT_IDX). */
+bool fd_vq_no_notify(struct fd_vq *q);
+uint16_t fd_vq_avail_event(struct fd_vq *q);
+
+#endif /* TESTS_FAKEDRV_FAKEDRV_H */

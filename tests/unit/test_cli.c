@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <string.h>
+
+#include "tests/harness.h"
+#include "vmm/cli.h"
+#include "vmm/config.h"
+#include "vmm/term.h"
+
+static int parse(struct vm_config *cfg, char *err, const char *const *args)
+{
+	char *argv[32];
+	char copies[32][128];
+	int argc = 0;
+
+	argv[argc++] = (char *)"microvm";
+	for (; *args; args++, argc++) {
+		strncpy(copies[argc], *args, sizeof(copies[argc]) - 1);
+		copies[argc][sizeof(copies[argc]) - 1] = '\0';
+		argv[argc] = copies[argc];
+	}
+	argv[argc] = NULL;
+	return cli_parse(argc, argv, cfg, err, 256);
+}
+
+TEST(cli_sizes)
+{
+	uint64_t v;
+
+	ASSERT_OK(cli_parse_size("256M", &v));
+	ASSERT_EQ(v, 256ULL << 20);
+	ASSERT_OK(cli_parse_size("2g", &v));
+	ASSERT_EQ(v, 2ULL << 30);
+	ASSERT_OK(cli_parse_size("512MiB", &v));
+	ASSERT_EQ(v, 512ULL << 20);
+	ASSERT_OK(cli_parse_size("4096", &v));
+	ASSERT_EQ(v, 4096);
+	ASSERT_ERR(cli_parse_size("foo", &v), -EINVAL);
+	ASSERT_ERR(cli_parse_size("", &v), -EINVAL);
+	ASSERT_ERR(cli_parse_size("0", &v), -EINVAL);
+	ASSERT_ERR(cli_parse_size("-1G", &v), -EINVAL);
+	ASSERT_ERR(cli_parse_size("1Q", &v), -EINVAL);
+	ASSERT_ERR(cli_parse_size("1Mx", &v), -EINVAL);
+	ASSERT_ERR(cli_parse_size("99999999999T", &v), -EINVAL);
+	ASSERT_ERR(cli_parse_size("999999999999999999999", &v), -EINVAL);
+}
+
+TEST(cli_full_line)
+{
+	const char *args[] = { "--kernel", "bz", "--initrd", "rd", "--cmdline", "quiet",
+			       "--cpus", "2", "--mem", "1G", "--disk", "path=a.img",
+			       "--disk", "path=b.img,ro", "--rng", "--console", "virtio", NULL };
+	struct vm_config cfg;
+	char err[256];
+
+	ASSERT_EQ(parse(&cfg, err, args), CLI_RUN);
+	ASSERT_STR_EQ(cfg.kernel, "bz");
+	ASSERT_STR_EQ(cfg.initrd, "rd");
+	ASSERT_STR_EQ(cfg.cmdline, "quiet");
+	ASSERT_EQ(cfg.cpus, 2);
+	ASSERT_EQ(cfg.mem_size, 1ULL << 30);
+	ASSERT_EQ(cfg.n_disks, 2);
+	ASSERT_STR_EQ(cfg.disks[0].path, "a.img");
+	ASSERT_FALSE(cfg.disks[0].read_only);
+	ASSERT_STR_EQ(cfg.disks[1].path, "b.img");
+	ASSERT_TRUE(cfg.disks[1].read_only);
+	ASSERT_TRUE(cfg.rng);
+	ASSERT_EQ(cfg.console, CONSOLE_VIRTIO);
+}
+
+TEST(cli_defaults_and_actions)
+{
+	const char *minimal[] = { "--kernel", "k", NULL };
+	const char *help[] = { "--help", NULL };
+	const char *version[] = { "-V", NULL };
+	struct vm_config cfg;
+	char err[256];
+
+	ASSERT_EQ(parse(&cfg, err, minimal), CLI_RUN);
+	ASSERT_EQ(cfg.cpus, 1);
+	ASSERT_EQ(cfg.mem_size, 256ULL << 20);
+	ASSERT_EQ(cfg.console, CONSOLE_SERIAL);
+	ASSERT_TRUE(cfg.initrd == NULL && cfg.cmdline == NULL);
+	ASSERT_EQ(parse(&cfg, err, help), CLI_HELP);
+	ASSERT_EQ(parse(&cfg, err, version), CLI_VERSION);
+	ASSERT_TRUE(strstr(cli_usage, "--disk") && strstr(cli_usage, "--console"));
+}
+
+TEST(cli_rejects_bad_input)
+{
+	const char *const cases[][6] = {
+		{ "--cpus", "1", NULL },			/* no kernel */
+		{ "--kernel", "k", "--cpus", "0", NULL },	/* zero vCPUs */
+		{ "--kernel", "k", "--cpus", "two", NULL },
+		{ "--kernel", "k", "--cpus", "99999999999", NULL },
+		{ "--kernel", "k", "--mem", "foo", NULL },
+		{ "--kernel", "k", "--disk", "ro", NULL },	/* no path */
+		{ "--kernel", "k", "--disk", "path=x,bogus", NULL },
+		{ "--kernel", "k", "--console", "vga", NULL },
+		{ "--kernel", "k", "--frobnicate", NULL },
+		{ "--kernel", "k", "stray", NULL },
+		{ "--kernel", NULL },				/* missing value */
+	};
+	struct vm_config cfg;
+	char err[256];
+
+	for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err[0] = '\0';
+		ASSERT_ERR(parse(&cfg, err, cases[i]), -EINVAL);
+		ASSERT_TRUE(err[0] != '\0' && !strchr(err, '\n'));
+	}
+}
+
+TEST(term_escape_sequences)
+{
+	struct term_escape st = { .pending = false };
+	uint8_t buf[8] = { 'a', 0x01, 0x01, 'b', 0x01, 'z', 'c' };
+	bool quit;
+
+	ASSERT_EQ(term_escape_filter(&st, buf, 7, &quit), 4);
+	ASSERT_FALSE(quit);
+	ASSERT_MEM_EQ(buf, "a\001bc", 4);
+	buf[0] = 0x01;
+	ASSERT_EQ(term_escape_filter(&st, buf, 1, &quit), 0);
+	buf[0] = 'x';
+	ASSERT_EQ(term_escape_filter(&st, buf, 1, &quit), 0);
+	ASSERT_TRUE(quit);
+}

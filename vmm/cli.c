@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: MIT */
+#include "vmm/cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/config.h"
+
+#define CLI_DEFAULT_MEM (256ULL << 20)
+
+const char cli_usage[] =
+	"Usage: microvm --kernel PATH [options]\n"
+	"Boot a Linux guest in a lightweight KVM virtual machine.\n"
+	"\n"
+	"  --kernel PATH          guest kernel: bzImage, or ELF vmlinux with a PVH entry note\n"
+	"  --initrd PATH          initial ramdisk\n"
+	"  --cmdline STR          kernel command line (default: console=ttyS0 reboot=k panic=1,\n"
+	"                         console=hvc0 with --console virtio); device entries are appended\n"
+	"  --cpus N               number of vCPUs (default 1)\n"
+	"  --mem SIZE             guest RAM, e.g. 512M or 2G (default 256M)\n"
+	"  --disk path=FILE[,ro]  a virtio-blk disk backed by a raw FILE; repeat for more;\n"
+	"                         ro (or readonly=on) makes it read-only\n"
+	"  --rng                  a virtio-rng device fed by the host's getrandom()\n"
+	"  --console serial|virtio\n"
+	"                         guest console on the 8250 UART (ttyS0, default) or on a\n"
+	"                         virtio console (hvc0)\n"
+	"  -h, --help             show this help\n"
+	"  -V, --version          show the version\n"
+	"\n"
+	"The guest console is this terminal (raw mode on a tty; press Ctrl-A x to quit,\n"
+	"Ctrl-A Ctrl-A to send Ctrl-A). Without a tty it is plain stdin/stdout.\n"
+	"Exit status: 0 after the guest powers off or reboots, or on SIGTERM/SIGINT;\n"
+	"1 on bad input, a guest panic, a triple fault or an internal error.\n"
+	"Environment: MICROVM_LOG=error|warn|info|debug sets the log level.\n";
+
+int cli_parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned int shift = 0;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	switch (toupper((unsigned char)*end)) {
+	case '\0':
+		break;
+	case 'K':
+		shift = 10;
+		break;
+	case 'M':
+		shift = 20;
+		break;
+	case 'G':
+		shift = 30;
+		break;
+	case 'T':
+		shift = 40;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (shift) {
+		end++;
+		if (strcasecmp(end, "iB") == 0 || strcasecmp(end, "B") == 0)
+			end += strlen(end);
+	}
+	if (*end != '\0' || v == 0 || v > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int cli_parse_uint(const char *s, unsigned int *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > 0xffffffffUL)
+		return -EINVAL;
+	*out = (unsigned int)v;
+	return 0;
+}
+
+/* --disk path=FILE[,ro|,readonly=on|off]; a bare FILE is accepted too. Edits arg in place. */
+static int cli_parse_disk(char *arg, struct disk_config *d, char *err, size_t errlen)
+{
+	char *save = NULL;
+
+	memset(d, 0, sizeof(*d));
+	for (char *tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (strncmp(tok, "path=", 5) == 0) {
+			d->path = tok + 5;
+		} else if (strcmp(tok, "ro") == 0 || strcmp(tok, "readonly=on") == 0) {
+			d->read_only = true;
+		} else if (strcmp(tok, "rw") == 0 || strcmp(tok, "readonly=off") == 0) {
+			d->read_only = false;
+		} else if (!d->path && !strchr(tok, '=') && tok == arg) {
+			d->path = tok;
+		} else {
+			snprintf(err, errlen, "--disk: unknown option '%s'", tok);
+			return -EINVAL;
+		}
+	}
+	if (!d->path || !*d->path) {
+		snprintf(err, errlen, "--disk needs path=FILE");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEM, OPT_DISK, OPT_RNG,
+       OPT_CONSOLE };
+
+static const struct option cli_options[] = {
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "initrd", required_argument, NULL, OPT_INITRD },
+	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "mem", required_argument, NULL, OPT_MEM },
+	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "rng", no_argument, NULL, OPT_RNG },
+	{ "console", required_argument, NULL, OPT_CONSOLE },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int cli_parse_option(int opt, char *arg, struct vm_config *cfg, char *err, size_t errlen)
+{
+	switch (opt) {
+	case OPT_KERNEL:
+		cfg->kernel = arg;
+		return 0;
+	case OPT_INITRD:
+		cfg->initrd = arg;
+		return 0;
+	case OPT_CMDLINE:
+		cfg->cmdline = arg;
+		return 0;
+	case OPT_CPUS:
+		if (cli_parse_uint(arg, &cfg->cpus) < 0 || cfg->cpus == 0) {
+			snprintf(err, errlen, "--cpus must be a number of at least 1, not '%s'", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_MEM:
+		if (cli_parse_size(arg, &cfg->mem_size) < 0) {
+			snprintf(err, errlen, "--mem: cannot parse size '%s' (try 512M or 2G)", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_DISK:
+		if (cfg->n_disks == VM_MAX_DISKS) {
+			snprintf(err, errlen, "at most %d disks", VM_MAX_DISKS);
+			return -EINVAL;
+		}
+		return cli_parse_disk(arg, &cfg->disks[cfg->n_disks++], err, errlen);
+	case OPT_RNG:
+		cfg->rng = true;
+		return 0;
+	case OPT_CONSOLE:
+		if (strcmp(arg, "serial") == 0) {
+			cfg->console = CONSOLE_SERIAL;
+		} else if (strcmp(arg, "virtio") == 0) {
+			cfg->console = CONSOLE_VIRTIO;
+		} else {
+			snprintf(err, errlen, "--console must be serial or virtio, not '%s'", arg);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	snprintf(err, errlen, "unknown option (see --help)");
+	return -EINVAL;
+}
+
+int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t errlen)
+{
+	int opt, r;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->cpus = 1;
+	cfg->mem_size = CLI_DEFAULT_MEM;
+	cfg->console = CONSOLE_SERIAL;
+	optind = 1;
+	opterr = 0; /* we word our own errors */
+
+	while ((opt = getopt_long(argc, argv, ":hV", cli_options, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			return CLI_HELP;
+		case 'V':
+			return CLI_VERSION;
+		case ':':
+			snprintf(err, errlen, "%s needs a value", argv[optind - 1]);
+			return -EINVAL;
+		case '?':
+			snprintf(err, errlen, "unknown option '%s' (see --help)", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			r = cli_parse_option(opt, optarg, cfg, err, errlen);
+			if (r < 0)
+				return r;
+		}
+	}
+	if (optind < argc) {
+		snprintf(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
+		return -EINVAL;
+	}
+	if (!cfg->kernel) {
+		snprintf(err, errlen, "--kernel is required (see --help)");
+		return -EINVAL;
+	}
+	return CLI_RUN;
+}

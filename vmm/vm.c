@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: MIT */
+/* VM lifecycle: build from a config, run the vCPUs, stop and tear down. */
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <linux/virtio_mmio.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "devices/virtio/blk.h"
+#include "devices/virtio/console.h"
+#include "devices/virtio/mmio.h"
+#include "devices/virtio/rng.h"
+#include "devices/virtio/virtio.h"
+#include "vmm/arch.h"
+#include "vmm/log.h"
+#include "vmm/util.h"
+#include "vmm/vcpu.h"
+
+#define KVM_DEVICE "/dev/kvm"
+
+void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, int status, const char *fmt, ...)
+{
+	int expected = VM_EXIT_NONE;
+	uint64_t one = 1;
+	va_list ap;
+
+	if (!__atomic_compare_exchange_n(&vm->exit_kind, &expected, (int)kind, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return; /* the first reason wins */
+	va_start(ap, fmt);
+	vsnprintf(vm->exit_reason, sizeof(vm->exit_reason), fmt, ap);
+	va_end(ap);
+	vm->exit_status = status;
+	if (write(vm->exit_efd, &one, sizeof(one)) < 0)
+		log_err("cannot signal VM exit: %s", strerror(errno));
+}
+
+static int vm_open_kvm(struct vm *vm, char *err, unsigned int errlen)
+{
+	int version;
+
+	vm->kvm_fd = open(KVM_DEVICE, O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		int r = -errno;
+
+		if (r == -ENOENT)
+			snprintf(err, errlen, "%s does not exist: KVM is not available on this host",
+				 KVM_DEVICE);
+		else if (r == -EACCES || r == -EPERM)
+			snprintf(err, errlen, "no permission to open %s (join the kvm group?)",
+				 KVM_DEVICE);
+		else
+			snprintf(err, errlen, "cannot open %s: %s", KVM_DEVICE, strerror(-r));
+		return r;
+	}
+	version = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (version != KVM_API_VERSION) {
+		snprintf(err, errlen, "unsupported KVM API version %d", version);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+/* KVM's vCPU limit: KVM_CAP_MAX_VCPUS, else the recommended count, else 4 (KVM API doc). */
+static unsigned int vm_kvm_max_vcpus(struct vm *vm)
+{
+	int n = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+
+	if (n <= 0)
+		n = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+	return n > 0 ? (unsigned int)n : 4;
+}
+
+static int vm_create_vm_fd(struct vm *vm, char *err, unsigned int errlen)
+{
+	unsigned int max = MIN(vm_kvm_max_vcpus(vm), arch_max_vcpus());
+
+	if (vm->cfg->cpus > max) {
+		snprintf(err, errlen, "--cpus %u is more than this host supports (%u)",
+			 vm->cfg->cpus, max);
+		return -EINVAL;
+	}
+	do {
+		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	} while (vm->vm_fd < 0 && errno == EINTR);
+	if (vm->vm_fd < 0) {
+		int r = -errno;
+
+		snprintf(err, errlen, "KVM_CREATE_VM: %s", strerror(errno));
+		return r;
+	}
+	vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (vm->run_size <= 0) {
+		snprintf(err, errlen, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int vm_setup_memory(struct vm *vm, char *err, unsigned int errlen)
+{
+	struct gmem_region layout[GMEM_MAX_REGIONS];
+	int n, r;
+
+	if (vm->cfg->mem_size < arch_min_mem()) {
+		snprintf(err, errlen, "--mem must be at least %lluM",
+			 (unsigned long long)(arch_min_mem() >> 20));
+		return -EINVAL;
+	}
+	n = arch_ram_layout(vm->cfg->mem_size, layout, GMEM_MAX_REGIONS);
+	if (n < 0) {
+		snprintf(err, errlen, "cannot lay out %llu bytes of guest memory",
+			 (unsigned long long)vm->cfg->mem_size);
+		return n;
+	}
+	r = gmem_init(&vm->mem, layout, (unsigned int)n);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot allocate guest memory: %s", strerror(-r));
+		return r;
+	}
+	for (unsigned int i = 0; i < vm->mem.n_regions; i++) {
+		const struct gmem_region *g = &vm->mem.regions[i];
+		struct kvm_userspace_memory_region kr = {
+			.slot = i,
+			.guest_phys_addr = g->gpa,
+			.memory_size = g->size,
+			.userspace_addr = (uintptr_t)g->hva,
+		};
+
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0) {
+			r = -errno;
+			snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* Put a virtio device on the next virtio-mmio slot: registers, ioeventfds, irqfd. */
+static int vm_add_mmio_device(struct vm *vm, struct virtio_dev *vdev, char *err,
+			      unsigned int errlen)
+{
+	struct vm_mmio_dev *slot;
+	struct virtio_mmio *m;
+	int r;
+
+	if (vm->n_mmio_devs == VM_MAX_MMIO_DEVS) {
+		snprintf(err, errlen, "too many devices");
+		return -ENOSPC;
+	}
+	slot = &vm->mmio_devs[vm->n_mmio_devs];
+	r = arch_virtio_mmio_slot(vm->n_mmio_devs, &slot->base, &slot->size, &slot->gsi);
+	if (r < 0) {
+		snprintf(err, errlen, "too many devices for the virtio-mmio window");
+		return r;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	r = virtio_mmio_init(m, vdev);
+	if (r < 0)
+		goto err_free;
+	r = bus_register(&vm->mmio, slot->base, slot->size, virtio_mmio_read, virtio_mmio_write, m,
+			 vdev->name);
+	if (r < 0)
+		goto err_free;
+	/* Kicks reach the device thread straight from KVM; no exit to this process. */
+	for (unsigned int q = 0; q < vdev->num_queues; q++) {
+		r = vm_ioeventfd_add(vm, slot->base + VIRTIO_MMIO_QUEUE_NOTIFY, 4, q,
+				     vdev->queues[q].kick_fd);
+		if (r < 0) {
+			snprintf(err, errlen, "%s: KVM_IOEVENTFD: %s", vdev->name, strerror(-r));
+			return r;
+		}
+	}
+	r = vm_irqfd_add(vm, slot->gsi, vdev->irq_fd);
+	if (r < 0) {
+		snprintf(err, errlen, "%s: KVM_IRQFD: %s", vdev->name, strerror(-r));
+		return r;
+	}
+	slot->vdev = vdev;
+	vm->n_mmio_devs++;
+	return 0;
+
+err_free:
+	free(m);
+	snprintf(err, errlen, "%s: cannot attach: %s", vdev->name, strerror(-r));
+	return r;
+}
+
+static int vm_create_devices(struct vm *vm, char *err, unsigned int errlen)
+{
+	const struct vm_config *cfg = vm->cfg;
+	struct virtio_dev *vdev;
+	int r;
+
+	if (cfg->console == CONSOLE_VIRTIO) {
+		r = console_create(&vm->mem, 0, vm->console_in_fd, STDOUT_FILENO, &vdev);
+		if (r < 0) {
+			snprintf(err, errlen, "virtio console: %s", strerror(-r));
+			return r;
+		}
+		r = vm_add_mmio_device(vm, vdev, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	for (unsigned int i = 0; i < cfg->n_disks; i++) {
+		r = blk_create(&vm->mem, i, &cfg->disks[i], &vdev);
+		if (r < 0) {
+			snprintf(err, errlen, "disk %s: %s", cfg->disks[i].path, strerror(-r));
+			return r;
+		}
+		r = vm_add_mmio_device(vm, vdev, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	if (cfg->rng) {
+		r = rng_create(&vm->mem, 0, &vdev);
+		if (r < 0) {
+			snprintf(err, errlen, "rng: %s", strerror(-r));
+			return r;
+		}
+		r = vm_add_mmio_device(vm, vdev, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int vm_create_vcpus(struct vm *vm, char *err, unsigned int errlen)
+{
+	int r;
+
+	vm->vcpus = calloc(vm->cfg->cpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < vm->cfg->cpus; i++) {
+		r = vcpu_create(vm, &vm->vcpus[i], i);
+		if (r < 0) {
+			snprintf(err, errlen, "KVM_CREATE_VCPU %u: %s", i, strerror(-r));
+			return r;
+		}
+		vm->n_vcpus++;
+		r = arch_vcpu_setup(vm, &vm->vcpus[i], err, errlen);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, unsigned int errlen)
+{
+	int r;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = cfg;
+	vm->kvm_fd = vm->vm_fd = vm->exit_efd = vm->console_in_fd = -1;
+	gmem_init_empty(&vm->mem);
+	snprintf(err, errlen, "internal error");
+
+	vm->exit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->exit_efd < 0)
+		return -errno;
+	r = vm_open_kvm(vm, err, errlen);
+	if (r < 0)
+		return r;
+	r = vm_create_vm_fd(vm, err, errlen);
+	if (r < 0)
+		return r;
+	r = vm_setup_memory(vm, err, errlen);
+	if (r < 0)
+		return r;
+	r = arch_vm_setup(vm, err, errlen);
+	if (r < 0)
+		return r;
+	if (cfg->console == CONSOLE_VIRTIO) {
+		int p[2];
+
+		/* The main thread owns stdin (escape key); it forwards guest input here. */
+		if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+			return -errno;
+		vm->console_in_fd = p[0];
+		vm->console_feed_fd = p[1];
+	}
+	r = vm_create_devices(vm, err, errlen);
+	if (r < 0)
+		return r;
+	r = arch_load_guest(vm, err, errlen);
+	if (r < 0)
+		return r;
+	return vm_create_vcpus(vm, err, errlen);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->n_vcpus; i++)
+		vcpu_stop(&vm->vcpus[i]);
+	for (unsigned int i = 0; i < vm->n_mmio_devs; i++) {
+		struct virtio_dev *vdev = vm->mmio_devs[i].vdev;
+		void *transport = vdev->transport_data;
+
+		virtio_dev_destroy(vdev);
+		free(transport);
+	}
+	vm->n_mmio_devs = 0;
+	for (unsigned int i = 0; i < vm->n_vcpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	vm->n_vcpus = 0;
+	if (vm->arch)
+		arch_vm_destroy(vm);
+	gmem_destroy(&vm->mem);
+	if (vm->console_in_fd >= 0) {
+		close(vm->console_in_fd);
+		close(vm->console_feed_fd);
+	}
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	if (vm->exit_efd >= 0)
+		close(vm->exit_efd);
+	vm->console_in_fd = vm->vm_fd = vm->kvm_fd = vm->exit_efd = -1;
+}
