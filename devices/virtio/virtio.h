@@ -79,10 +79,12 @@ struct virtio_dev {
 	struct virtio_queue queues[VIRTIO_MAX_QUEUES];
 	int irq_fd;   /* eventfd: the transport's interrupt (irqfd); written to signal */
 	uint32_t isr; /* VIRTIO_MMIO_INT_VRING / _CONFIG bits, atomic */
+	bool active; /* ops->activate() succeeded; ops->reset() is due at reset */
 	/* worker */
 	pthread_t worker;
 	bool worker_running;
 	int kill_fd;
+	int epoll_fd; /* the worker's, -1 while it is not running */
 	int watch_fds[VIRTIO_MAX_WATCH_FDS];
 	uint32_t watch_events[VIRTIO_MAX_WATCH_FDS];
 	unsigned int n_watch_fds;

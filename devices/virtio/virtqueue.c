@@ -16,9 +16,8 @@
  * goes through gmem_range(). The fences in this file are the only ones the data plane needs.
  */
 
-/* Ring sizes with the EVENT_IDX trailer (used_event / avail_event) always included: a driver
- * that did not negotiate EVENT_IDX still lays the rings out with room for it in practice, but
- * we only require it when the feature is on. */
+/* "The Virtqueue Available Ring" / "The Virtqueue Used Ring": flags, idx, ring[size], and the
+ * used_event / avail_event trailer, which exists only when EVENT_IDX was negotiated. */
 static uint64_t vq_avail_bytes(uint16_t size, bool event_idx)
 {
 	return 4 + 2ULL * size + (event_idx ? 2 : 0);

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * launch_probe: run a VMM once and measure it from the outside, the same way for every VMM.
+ *
+ *   launch_probe MARKER [TIMEOUT_S] -- COMMAND ARGS...
+ *
+ * Prints one line: "first_ms=<exec to the first output line containing MARKER> exit_ms=<exec to
+ * process exit> maxrss_kb=<peak RSS> status=<exit status>" (first_ms=-1 if MARKER never came).
+ * Built static so it runs in the nested harness's busybox-only L1.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <poll.h>
+#include <unistd.h>
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+int main(int argc, char **argv)
+{
+	char buf[65536], line[4096];
+	double t0, first = -1, deadline;
+	size_t line_len = 0;
+	struct rusage ru;
+	int p[2], status = 0, argi = 2, timeout_s = 120;
+	pid_t pid;
+
+	if (argc < 4) {
+		fprintf(stderr, "usage: launch_probe MARKER [TIMEOUT_S] -- COMMAND ARGS...\n");
+		return 2;
+	}
+	if (strcmp(argv[2], "--") != 0) {
+		timeout_s = atoi(argv[2]);
+		argi = 3;
+	}
+	if (strcmp(argv[argi], "--") != 0)
+		return 2;
+	argi++;
+	if (pipe(p) < 0)
+		return 2;
+	t0 = now_ms();
+	deadline = t0 + timeout_s * 1e3;
+	pid = fork();
+	if (pid == 0) {
+		dup2(p[1], STDOUT_FILENO);
+		close(p[0]);
+		close(p[1]);
+		execvp(argv[argi], argv + argi);
+		_exit(127);
+	}
+	close(p[1]);
+	for (;;) {
+		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
+		int left = (int)(deadline - now_ms());
+		ssize_t n;
+
+		if (left <= 0 || poll(&pfd, 1, left) <= 0) {
+			kill(pid, SIGKILL);
+			break;
+		}
+		n = read(p[0], buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n && first < 0; i++) {
+			if (buf[i] == '\n' || line_len == sizeof(line) - 1) {
+				line[line_len] = '\0';
+				if (strstr(line, argv[1]))
+					first = now_ms() - t0;
+				line_len = 0;
+			} else {
+				line[line_len++] = buf[i];
+			}
+		}
+	}
+	if (wait4(pid, &status, 0, &ru) < 0)
+		return 2;
+	printf("first_ms=%.2f exit_ms=%.2f maxrss_kb=%ld status=%d\n", first, now_ms() - t0,
+	       ru.ru_maxrss, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	return 0;
+}

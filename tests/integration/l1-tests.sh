@@ -1,0 +1,354 @@
+#!/bin/sh
+# tests/integration/l1-tests.sh - the integration test list, run by /init of
+# the L1 guest (busybox sh) where /dev/kvm works.  Each case runs microvm under
+# a hard timeout and prints one line per check, plus one summary line per case:
+#     RESULT <case>[:<check>] PASS|FAIL|SKIP [detail]
+# The host side (run-nested.sh) collects these lines from L1's console.
+#
+# Usage: l1-tests.sh [CASE-PATTERN...]   (shell globs; default: every case)
+# Files (put there by images/l1-initramfs.sh):
+#   /opt/mv/microvm              binary under test
+#   /opt/mv/l2/{bzImage,vmlinux,initramfs.cpio.gz}   L2 Linux guest
+#   /opt/mv/guests/*             tiny test guests (optional)
+
+MV=/opt/mv/microvm
+L2=/opt/mv/l2
+GUESTS=/opt/mv/guests
+W=/tmp/mvt
+# What microvm would append by default, written out because the tests pass
+# their own --cmdline (reboot=k: i8042 reset; panic=1: a panic not reported
+# through pvpanic becomes a reset, which the panic test then catches).
+BASE_CMDLINE="console=ttyS0 reboot=k panic=1 quiet"
+DISK_MB=4
+VM_TIMEOUT=${VM_TIMEOUT:-120}
+
+ALL_CASES="linux-1cpu linux-2cpu linux-pvh linux-virtio-console linux-poweroff
+	linux-panic errors tiny-hello-pvh tiny-hello-bzimage tiny-triple-fault
+	tiny-smp tiny-virtio-poll"
+
+mkdir -p $W
+
+result()
+{
+	echo "RESULT $*"
+}
+
+uptime_cs()
+{
+	awk '{ sub("\\.", "", $1); print $1 + 0 }' /proc/uptime
+}
+
+# Show the end of a failed run's output; the prefix keeps these lines out of
+# the host's RESULT count.
+show_tail()
+{
+	for f in "$W/$1.out" "$W/$1.err"; do
+		[ -s "$f" ] || continue
+		echo "  --- $1 ${f##*.} (last lines)"
+		tail -n 15 "$f" | tr -d '\r' | sed 's/^RESULT/RESULt/; s/^/  | /'
+	done
+}
+
+# vm NAME TIMEOUT ARGS... - run microvm; sets RC, SECS (wall seconds, 0.01 s
+# resolution) and leaves stdout/stderr in $W/NAME.out/.err, CRs stripped.
+# SIGKILL on timeout: microvm may exit 0 on SIGTERM, which would look like
+# a clean guest reset.
+vm()
+{
+	n=$1
+	t=$2
+	shift 2
+	t0=$(uptime_cs)
+	timeout -s KILL "$t" "$MV" "$@" </dev/null >"$W/$n.raw" 2>"$W/$n.err"
+	RC=$?
+	t1=$(uptime_cs)
+	SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 100 }')
+	tr -d '\r' <"$W/$n.raw" >"$W/$n.out"
+	rm -f "$W/$n.raw"
+}
+
+# Per-case bookkeeping: check NAME PASS|FAIL DETAIL records a sub-result.
+case_begin()
+{
+	CASE=$1
+	FAILS=
+}
+
+check()
+{
+	result "$CASE:$1" "$2" "$3"
+	[ "$2" = FAIL ] && FAILS="$FAILS $1"
+	return 0
+}
+
+case_end()
+{
+	if [ -z "$FAILS" ]; then
+		result "$CASE" PASS "t=${SECS}s"
+	else
+		result "$CASE" FAIL "failed:$FAILS t=${SECS}s"
+		show_tail "$CASE"
+	fi
+}
+
+check_rc()
+{
+	want=$1
+	if [ "$RC" = 137 ]; then
+		check exit FAIL "killed after ${SECS}s timeout"
+	elif [ "$RC" = "$want" ]; then
+		check exit PASS "rc=$RC"
+	else
+		check exit FAIL "rc=$RC want $want: $(head -n1 "$W/$CASE.err")"
+	fi
+}
+
+# Copy the guest's own RESULT lines through, prefixed with the case, and fail
+# every expected check the guest never reported (it crashed or hung).
+guest_results()
+{
+	grep '^RESULT ' "$W/$CASE.out" | while read -r _ name verdict detail; do
+		echo "$name $verdict $detail"
+	done >"$W/$CASE.res"
+	while read -r name verdict detail; do
+		check "$name" "$verdict" "$detail"
+	done <"$W/$CASE.res"
+	for name in "$@"; do
+		grep -q "^$name " "$W/$CASE.res" || check "$name" FAIL "not reported by guest"
+	done
+}
+
+guest_detail()
+{
+	awk -v n="$1" '$1 == n { $1 = ""; $2 = ""; sub("^ *", ""); print }' "$W/$CASE.res"
+}
+
+new_disk()
+{
+	dd if=/dev/zero of="$1" bs=1M count=$DISK_MB 2>/dev/null
+}
+
+sha_1m()
+{
+	dd if="$1" bs=64k count=16 2>/dev/null | sha256sum | cut -d' ' -f1
+}
+
+# linux_boot NAME KERNEL CPUS [EXTRA MICROVM ARGS...] - boot the L2 guest with
+# a scratch disk and virtio-rng, run the smoke checks, expect a reset.
+SMOKE="cpus virtio_blk-bound blk-size blk-write blk-readback virtio_rng-bound hwrng"
+linux_boot()
+{
+	case_begin "$1"
+	kernel=$2
+	cpus=$3
+	shift 3
+	new_disk $W/disk.img
+	vm "$CASE" "$VM_TIMEOUT" --kernel "$kernel" --initrd $L2/initramfs.cpio.gz \
+		--cpus "$cpus" --mem 256M --disk path=$W/disk.img "$@" --rng \
+		--cmdline "$BASE_CMDLINE mvtest=smoke$MVTEST_EXTRA expect_cpus=$cpus disk_sectors=$((DISK_MB * 2048))"
+	check_rc 0
+	guest_results $SMOKE $EXPECT_EXTRA
+	grep -q '^MVTEST END reboot' "$W/$CASE.out" && check guest-end PASS "$(grep '^MVTEST END' "$W/$CASE.out")" ||
+		check guest-end FAIL "guest never reached the end of /init"
+	# The guest wrote 1 MiB and printed its sha256; the image must hold it.
+	want=$(guest_detail blk-readback | sed -n 's/.*sha256=\([0-9a-f]*\).*/\1/p')
+	got=$(sha_1m $W/disk.img)
+	[ -n "$want" ] && [ "$want" = "$got" ] && check disk-file PASS "sha256=$got" ||
+		check disk-file FAIL "image sha256=$got guest=${want:-none}"
+}
+
+case_linux_1cpu()
+{
+	MVTEST_EXTRA= EXPECT_EXTRA= linux_boot linux-1cpu $L2/bzImage 1
+	case_end
+}
+
+# Two vCPUs (INIT/SIPI through the in-kernel LAPIC, MADT) and a second,
+# read-only disk that the guest must see as read-only and fail to change.
+case_linux_2cpu()
+{
+	dd if=/dev/urandom of=$W/ro.img bs=1M count=1 2>/dev/null
+	before=$(sha_1m $W/ro.img)
+	MVTEST_EXTRA=,blkro EXPECT_EXTRA=blk-ro linux_boot linux-2cpu $L2/bzImage 2 \
+		--disk path=$W/ro.img,ro
+	[ "$(sha_1m $W/ro.img)" = "$before" ] && check ro-file PASS "unchanged" ||
+		check ro-file FAIL "read-only image was modified"
+	case_end
+}
+
+case_linux_pvh()
+{
+	MVTEST_EXTRA= EXPECT_EXTRA= linux_boot linux-pvh $L2/vmlinux 2
+	case_end
+}
+
+# console=hvc0: every RESULT line travels through the virtio console, and the
+# guest writes a marker straight to /dev/hvc0.  Slot 0 is the console, the
+# rng follows it.
+case_linux_virtio_console()
+{
+	case_begin linux-virtio-console
+	vm "$CASE" "$VM_TIMEOUT" --kernel $L2/bzImage --initrd $L2/initramfs.cpio.gz \
+		--console virtio --rng \
+		--cmdline "console=hvc0 reboot=k panic=1 quiet mvtest=hvc,rng,cpus expect_cpus=1"
+	check_rc 0
+	guest_results virtio_console-bound hvc-write virtio_rng-bound hwrng cpus
+	id=$(guest_detail hvc-write | sed -n 's/.*id=\([0-9a-f]*\).*/\1/p')
+	[ -n "$id" ] && grep -q "^HVC-MARKER $id" "$W/$CASE.out" &&
+		check hvc-output PASS "marker $id seen" ||
+		check hvc-output FAIL "marker ${id:-?} not in microvm output"
+	case_end
+}
+
+case_linux_poweroff()
+{
+	case_begin linux-poweroff
+	vm "$CASE" "$VM_TIMEOUT" --kernel $L2/bzImage --initrd $L2/initramfs.cpio.gz \
+		--cmdline "$BASE_CMDLINE mvtest=cpus expect_cpus=1 mvend=poweroff"
+	check_rc 0
+	guest_results cpus
+	grep -q '^MVTEST END poweroff' "$W/$CASE.out" && check guest-end PASS ||
+		check guest-end FAIL "guest never reached poweroff"
+	case_end
+}
+
+# The guest panics (sysrq c); pvpanic must turn that into exit status 1 and a
+# one-line reason.  panic=1 in the cmdline: without pvpanic the guest would
+# reboot and microvm would wrongly exit 0.
+case_linux_panic()
+{
+	case_begin linux-panic
+	vm "$CASE" "$VM_TIMEOUT" --kernel $L2/bzImage --initrd $L2/initramfs.cpio.gz \
+		--cmdline "$BASE_CMDLINE mvtest=panic"
+	check_rc 1
+	grep -qi panic "$W/$CASE.err" &&
+		check stderr PASS "$(grep -i panic "$W/$CASE.err" | head -n1)" ||
+		check stderr FAIL "no line mentions panic: $(head -n1 "$W/$CASE.err")"
+	grep -q '^MVTEST END panic' "$W/$CASE.out" && check guest-end PASS ||
+		check guest-end FAIL "guest never reached the panic"
+	case_end
+}
+
+# err_case NAME ARGS... - bad input: exit status 1, exactly one stderr line,
+# no signal, no hang.
+err_case()
+{
+	en=$1
+	shift
+	vm "errors-$en" 30 "$@"
+	lines=$(wc -l <"$W/errors-$en.err")
+	first=$(head -n1 "$W/errors-$en.err")
+	if [ "$RC" = 1 ] && [ "$lines" = 1 ]; then
+		check "$en" PASS "$first"
+	else
+		check "$en" FAIL "rc=$RC stderr lines=$lines: $first"
+		show_tail "errors-$en"
+	fi
+}
+
+case_errors()
+{
+	case_begin errors
+	k=$L2/bzImage
+	head -c 65536 /dev/urandom >$W/junk.bin
+	err_case missing-kernel --kernel $W/does-not-exist
+	err_case not-a-kernel --kernel $W/junk.bin
+	err_case elf-without-pvh --kernel /bin/busybox
+	err_case missing-initrd --kernel $k --initrd $W/does-not-exist
+	err_case mem-too-small --kernel $k --mem 1M
+	err_case mem-garbage --kernel $k --mem foo
+	err_case cpus-zero --kernel $k --cpus 0
+	err_case cpus-huge --kernel $k --cpus 9999
+	err_case missing-disk --kernel $k --disk path=$W/does-not-exist
+	err_case bad-console --kernel $k --console bogus
+	err_case unknown-option --kernel $k --bogus
+	err_case no-kernel --mem 256M
+	# No /dev/kvm: hide the node for one run.
+	mv /dev/kvm /dev/kvm.hidden
+	err_case no-kvm --kernel $k --initrd $L2/initramfs.cpio.gz
+	mv /dev/kvm.hidden /dev/kvm
+	SECS=-
+	case_end
+}
+
+# tiny NAME FILE RC [MICROVM ARGS --] EXPECTED-LINE... - run a tiny guest,
+# expect an exit status and these lines (as prefixes) in its output.
+tiny()
+{
+	case_begin "tiny-$1"
+	f=$GUESTS/$2
+	want_rc=$3
+	shift 3
+	if [ ! -f "$f" ]; then
+		result "$CASE" SKIP "$f not built"
+		return
+	fi
+	args=
+	if [ "${1-}" = --args ]; then
+		args=$2
+		shift 2
+	fi
+	# $args is word-split on purpose: flags without spaces in them.
+	vm "$CASE" 60 --kernel "$f" $args
+	check_rc "$want_rc"
+	for l in "$@"; do
+		grep -q "^$l" "$W/$CASE.out" && check "saw:$(echo "$l" | tr ' ' '_')" PASS ||
+			check "saw:$(echo "$l" | tr ' ' '_')" FAIL "line '$l' missing"
+	done
+	case_end
+}
+
+case_tiny_hello_pvh()
+{
+	tiny hello-pvh hello-pvh.elf 0 "HELLO pvh"
+}
+
+case_tiny_hello_bzimage()
+{
+	tiny hello-bzimage hello-bzimage.bin 0 "HELLO bzimage"
+}
+
+case_tiny_triple_fault()
+{
+	tiny triple-fault triple-fault.elf 1 "ABOUT TO TRIPLE FAULT"
+	[ -f $GUESTS/triple-fault.elf ] || return
+	grep -qi triple "$W/$CASE.err" && result "$CASE:stderr" PASS "$(head -n1 "$W/$CASE.err")" ||
+		result "$CASE:stderr" FAIL "no line mentions triple fault: $(head -n1 "$W/$CASE.err")"
+}
+
+case_tiny_smp()
+{
+	tiny smp smp.elf 0 --args "--cpus 2 --cmdline cpus=2" "CPU 0 UP" "CPU 1 UP" "SMP 2 OK"
+}
+
+case_tiny_virtio_poll()
+{
+	new_disk $W/poll.img
+	case_begin tiny-virtio-poll
+	if [ ! -f $GUESTS/virtio-poll.elf ]; then
+		result "$CASE" SKIP "not built"
+		return
+	fi
+	vm "$CASE" 60 --kernel $GUESTS/virtio-poll.elf --disk path=$W/poll.img --rng
+	check_rc 0
+	guest_results blk-write blk-read blk-flush blk-id rng irq-status
+	grep -q '^VIRTIO DONE' "$W/$CASE.out" && check guest-end PASS ||
+		check guest-end FAIL "no VIRTIO DONE"
+	case_end
+}
+
+[ $# -gt 0 ] || set -- $ALL_CASES
+if [ ! -x "$MV" ]; then
+	result microvm FAIL "no microvm binary in the L1 image"
+	exit 0
+fi
+for c in $ALL_CASES; do
+	for pat in "$@"; do
+		# shellcheck disable=SC2254 # patterns are globs on purpose
+		case $c in $pat)
+			"case_$(echo "$c" | tr '-' '_')"
+			break
+			;;
+		esac
+	done
+done
