@@ -86,7 +86,7 @@ img_finish()
 	touch "$TMP/.done"
 	mv "$TMP" "$OUT"
 	ln -sfn "$(basename "$OUT")" "$IMAGES_DIR/$1"
-	for old in "$IMAGES_DIR/$1"-*; do
+	for old in "$IMAGES_DIR/$1"-* "$IMAGES_DIR/.tmp-$1"-*; do
 		[ "$old" = "$OUT" ] || rm -rf "$old"
 	done
 	echo "$OUT"

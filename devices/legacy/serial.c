@@ -49,7 +49,7 @@ struct serial {
 	bool out_broken;	  /* out_fd failed: drop output instead of retrying */
 };
 
-static const uint8_t serial_rx_trigger[4] = { 1, 4, 8, 14 };
+static const uint8_t serial_rx_trigger[4] = {1, 4, 8, 14};
 
 static bool serial_fifo_on(const struct serial *s)
 {
@@ -101,11 +101,12 @@ static void serial_write_all(struct serial *s, const uint8_t *buf, size_t len)
 		} else if (n < 0 && errno == EAGAIN) {
 			/* stdout shares its file description with a non-blocking stdin tty:
 			 * wait rather than lose console output. */
-			struct pollfd p = { .fd = s->out_fd, .events = POLLOUT };
+			struct pollfd p = {.fd = s->out_fd, .events = POLLOUT};
 
 			poll(&p, 1, 1000);
 		} else {
-			log_warn("serial: output lost: %s", n < 0 ? strerror(errno) : "short write");
+			log_warn("serial: output lost: %s",
+				 n < 0 ? strerror(errno) : "short write");
 			s->out_broken = true;
 		}
 	}
@@ -313,7 +314,8 @@ void serial_io_read(void *opaque, uint64_t off, void *data, uint32_t len)
 	pthread_mutex_lock(&s->lock);
 	serial_flush_stale(s);
 	for (uint32_t i = 0; i < len; i++)
-		p[i] = off + i < SERIAL_NR_PORTS ? serial_read_reg(s, (unsigned int)(off + i)) : 0xff;
+		p[i] = off + i < SERIAL_NR_PORTS ? serial_read_reg(s, (unsigned int)(off + i))
+						 : 0xff;
 	serial_update_irq(s);
 	pthread_mutex_unlock(&s->lock);
 }

@@ -11,7 +11,7 @@
 struct guest_mem;
 struct virtio_dev;
 
-#define VIRTIO_MAX_QUEUES 8
+#define VIRTIO_MAX_QUEUES    8
 #define VIRTIO_MAX_WATCH_FDS 4
 
 /*
@@ -79,7 +79,7 @@ struct virtio_dev {
 	struct virtio_queue queues[VIRTIO_MAX_QUEUES];
 	int irq_fd;   /* eventfd: the transport's interrupt (irqfd); written to signal */
 	uint32_t isr; /* VIRTIO_MMIO_INT_VRING / _CONFIG bits, atomic */
-	bool active; /* ops->activate() succeeded; ops->reset() is due at reset */
+	bool active;  /* ops->activate() succeeded; ops->reset() is due at reset */
 	/* worker */
 	pthread_t worker;
 	bool worker_running;
@@ -91,11 +91,14 @@ struct virtio_dev {
 	bool manual; /* tests/fuzzers: no worker thread, see virtio_dev_set_manual() */
 };
 
-/* Set up the generic part (eventfds, lock, name "<ops->name><index>"). Returns 0 or -errno. */
+/* Set up the generic part: clears *vdev, then eventfds (irq_fd, kill_fd, one kick_fd per
+ * queue), lock, name "<ops->name><index>". Call it before touching any other vdev field.
+ * Returns 0, -EINVAL for an ops table past VIRTIO_MAX_QUEUES / VQ_MAX_SIZE, or -errno. */
 int virtio_dev_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops,
 		    const struct guest_mem *gm, unsigned int index);
 
-/* Stop the worker, close fds and call ops->destroy. Main thread. */
+/* Stop the worker, ops->reset if the device is active, close fds, ops->destroy. Main thread,
+ * no transport access any more. */
 void virtio_dev_destroy(struct virtio_dev *vdev);
 
 /* Backend fds the worker should also wait on (before the device is activated). */

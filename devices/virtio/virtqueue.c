@@ -28,6 +28,18 @@ static uint64_t vq_used_bytes(uint16_t size, bool event_idx)
 	return 4 + 8ULL * size + (event_idx ? 2 : 0);
 }
 
+/*
+ * Full barrier (store-load ordering). ThreadSanitizer cannot model fences (gcc refuses them
+ * with -fsanitize=thread), so TSan builds use a seq_cst read-modify-write instead, which is
+ * also a full barrier on x86 and arm64.
+ */
+#ifdef __SANITIZE_THREAD__
+static int vq_tsan_fence;
+#define vq_mb() __atomic_fetch_add(&vq_tsan_fence, 0, __ATOMIC_SEQ_CST)
+#else
+#define vq_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#endif
+
 static uint16_t vq_load16(const void *p)
 {
 	return le16toh(__atomic_load_n((const uint16_t *)p, __ATOMIC_RELAXED));
@@ -78,7 +90,18 @@ int vq_setup(struct vq *vq, const struct guest_mem *gm, const struct vq_addrs *a
 	vq->avail = avail;
 	vq->used = used;
 	vq->ready = true;
+	vq_refill_budget(vq);
 	return 0;
+}
+
+void vq_refill_budget(struct vq *vq)
+{
+	vq->pop_budget = vq->size;
+}
+
+bool vq_budget_spent(const struct vq *vq)
+{
+	return vq->ready && vq->pop_budget == 0;
 }
 
 void vq_reset(struct vq *vq)
@@ -95,6 +118,7 @@ void vq_reset(struct vq *vq)
 	vq->signalled_used = 0;
 	vq->signalled_used_valid = false;
 	vq->notify_off = false;
+	vq->pop_budget = 0;
 }
 
 /*
@@ -227,17 +251,16 @@ int vq_pop(struct vq *vq, struct vq_chain *c)
 	uint16_t avail_idx, head;
 	int r;
 
-	if (!vq->ready)
+	if (!vq->ready || vq->pop_budget == 0)
 		return 0;
-	avail_idx = vq_load16(&vq->avail->idx);
+	/* Acquire: the ring entry and descriptors we read next were written before the driver
+	 * published avail->idx; none of those reads may move before this one. */
+	avail_idx = le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE));
 	/* "The Virtqueue Available Ring": the driver can be at most size entries ahead. */
 	if ((uint16_t)(avail_idx - vq->last_avail) > vq->size)
 		return -EINVAL;
 	if (avail_idx == vq->last_avail)
 		return 0;
-	/* Acquire: the ring entry and descriptors we read next were written before the driver
-	 * published avail->idx; do not read them before we have read idx. */
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	head = vq_load16(&vq->avail->ring[vq->last_avail & (vq->size - 1)]);
 	if (head >= vq->size)
 		return -EINVAL;
@@ -247,6 +270,7 @@ int vq_pop(struct vq *vq, struct vq_chain *c)
 		return r;
 	c->push_seg = c->n_out;
 	vq->last_avail++;
+	vq->pop_budget--;
 	vq_publish_avail_event(vq);
 	return 1;
 }
@@ -254,6 +278,7 @@ int vq_pop(struct vq *vq, struct vq_chain *c)
 void vq_unpop(struct vq *vq)
 {
 	vq->last_avail--;
+	vq->pop_budget++;
 	vq_publish_avail_event(vq);
 }
 
@@ -270,9 +295,9 @@ void vq_push(struct vq *vq, const struct vq_chain *c, uint32_t written)
 	e->id = htole32(c->head);
 	e->len = htole32(written);
 	vq->used_idx++;
-	/* Release: the element must be visible before the index that hands it to the driver. */
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	vq_store16(&vq->used->idx, vq->used_idx);
+	/* Release: the element (and the data written into the buffers) must be visible before
+	 * the index that hands them to the driver. */
+	__atomic_store_n(&vq->used->idx, htole16(vq->used_idx), __ATOMIC_RELEASE);
 }
 
 bool vq_should_notify(struct vq *vq)
@@ -285,8 +310,9 @@ bool vq_should_notify(struct vq *vq)
 	/* Full barrier: our used->idx store must be globally visible before we read the
 	 * driver's used_event / flags, or both sides can miss each other's update (store-load
 	 * ordering, which acquire/release does not give). */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (valid && old == new)
+	vq_mb();
+	/* Nothing used since the last decision (or ever): nothing to signal. */
+	if (old == new)
 		return false;
 	vq->signalled_used = new;
 	vq->signalled_used_valid = true;
@@ -329,13 +355,13 @@ bool vq_enable_notify(struct vq *vq)
 		vq_store16(&vq->used->flags, 0);
 	/* Full barrier: the flag / avail_event store must be visible before we re-read
 	 * avail->idx, else a buffer added in between is never kicked nor seen. */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	vq_mb();
 	return vq_load16(&vq->avail->idx) == vq->last_avail;
 }
 
 /* Copy between the flat buffer and the segments [*seg, end), advancing the cursor. */
-static size_t vq_chain_copy(struct vq_chain *c, uint16_t *seg, size_t *off, uint16_t end,
-			    void *buf, size_t len, bool to_chain)
+static size_t vq_chain_copy(struct vq_chain *c, uint16_t *seg, size_t *off, uint16_t end, void *buf,
+			    size_t len, bool to_chain)
 {
 	size_t done = 0, n;
 	uint8_t *p;
@@ -422,8 +448,7 @@ int vq_chain_pull_iov(struct vq_chain *c, size_t len, struct iovec *dst, int max
 
 int vq_chain_push_iov(struct vq_chain *c, size_t len, struct iovec *dst, int max, size_t *got)
 {
-	int k = vq_chain_iov(c, &c->push_seg, &c->push_off, c->n_out + c->n_in, len, dst, max,
-			     got);
+	int k = vq_chain_iov(c, &c->push_seg, &c->push_off, c->n_out + c->n_in, len, dst, max, got);
 
 	c->pushed += (uint32_t)*got;
 	return k;

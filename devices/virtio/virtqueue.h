@@ -30,16 +30,17 @@ struct vq_addrs {
 struct vq {
 	const struct guest_mem *gm;
 	uint16_t size;
-	bool event_idx;	   /* VIRTIO_F_EVENT_IDX negotiated */
-	bool ready;	   /* vq_setup() succeeded */
+	bool event_idx;		 /* VIRTIO_F_EVENT_IDX negotiated */
+	bool ready;		 /* vq_setup() succeeded */
 	struct vring_desc *desc; /* host pointers, validated once in vq_setup() */
 	struct vring_avail *avail;
 	struct vring_used *used;
-	uint16_t last_avail; /* next avail entry to pop */
-	uint16_t used_idx;   /* shadow of used->idx */
+	uint16_t last_avail;	 /* next avail entry to pop */
+	uint16_t used_idx;	 /* shadow of used->idx */
 	uint16_t signalled_used; /* used_idx at the last interrupt (EVENT_IDX "old") */
 	bool signalled_used_valid;
-	bool notify_off; /* vq_disable_notify() in force */
+	bool notify_off;     /* vq_disable_notify() in force */
+	uint16_t pop_budget; /* chains vq_pop() still hands out in this wake-up */
 	/* Transport hook: raise this queue's interrupt (irqfd / MSI-X vector). */
 	void (*signal)(void *opaque, unsigned int index);
 	void *signal_opaque;
@@ -78,8 +79,18 @@ void vq_reset(struct vq *vq);
  * regions), more than VQ_MAX_SEGS segments, a readable or writable total above UINT32_MAX.
  * Each descriptor is read from guest memory exactly once. On error nothing is consumed; the
  * caller should stop using the queue (virtio_dev_needs_reset()). Worker thread.
+ *
+ * Also returns 0 once `size` chains were popped since the last vq_refill_budget(): a guest
+ * on another vCPU can re-post every chain as soon as it is used, so the ring never runs
+ * empty, and without a bound the worker would never get back to its kill eventfd. The core refills the budget before
+ * each device callback and re-kicks a queue whose budget ran out, so devices need not care.
  */
 int vq_pop(struct vq *vq, struct vq_chain *c);
+
+/* Start a new wake-up: allow `size` more pops. */
+void vq_refill_budget(struct vq *vq);
+/* Whether vq_pop() stopped for the budget (more chains may be waiting). */
+bool vq_budget_spent(const struct vq *vq);
 
 /* Give the last popped chain back (the device could not take it now). */
 void vq_unpop(struct vq *vq);
@@ -115,7 +126,9 @@ size_t vq_chain_push_left(const struct vq_chain *c);
 /*
  * Build in *dst an iovec view of the next len readable (pull) or writable (push) bytes and
  * advance that cursor past them; for zero-copy preadv/pwritev. Returns the number of iovec
- * entries (<= max) and stores the byte count in *got (short when the chain part ends).
+ * entries (<= max) and stores the byte count in *got (short when the chain part ends or max
+ * entries are used). The push variant adds *got to c->pushed; pass the real count to
+ * vq_push() if the I/O then comes up short.
  */
 int vq_chain_pull_iov(struct vq_chain *c, size_t len, struct iovec *dst, int max, size_t *got);
 int vq_chain_push_iov(struct vq_chain *c, size_t len, struct iovec *dst, int max, size_t *got);

@@ -6,9 +6,12 @@
  *
  * Prints one line: "first_ms=<exec to the first output line containing MARKER> exit_ms=<exec to
  * process exit> maxrss_kb=<peak RSS> status=<exit status>" (first_ms=-1 if MARKER never came).
+ * With PROBE_KILL_AT_MARKER=1 in the environment the VMM is killed once MARKER is seen (for
+ * guests that never exit on every VMM); exit_ms is then the time of the kill.
  * Built static so it runs in the nested harness's busybox-only L1.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +37,8 @@ int main(int argc, char **argv)
 	size_t line_len = 0;
 	struct rusage ru;
 	int p[2], status = 0, argi = 2, timeout_s = 120;
+	const char *kill_env = getenv("PROBE_KILL_AT_MARKER");
+	bool kill_at_marker = kill_env && strcmp(kill_env, "1") == 0;
 	pid_t pid;
 
 	if (argc < 4) {
@@ -75,8 +80,11 @@ int main(int argc, char **argv)
 		for (ssize_t i = 0; i < n && first < 0; i++) {
 			if (buf[i] == '\n' || line_len == sizeof(line) - 1) {
 				line[line_len] = '\0';
-				if (strstr(line, argv[1]))
+				if (strstr(line, argv[1])) {
 					first = now_ms() - t0;
+					if (kill_at_marker)
+						kill(pid, SIGKILL);
+				}
 				line_len = 0;
 			} else {
 				line[line_len++] = buf[i];

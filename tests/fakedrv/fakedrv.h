@@ -69,7 +69,8 @@ struct fd_seg {
 };
 
 struct fd_vq {
-	struct fd_dev *dev;
+	struct fd_dev *dev; /* NULL for a standalone queue (fd_vq_init()) */
+	struct fd_guest *g;
 	unsigned int index;
 	uint16_t size;
 	uint64_t desc_gpa, avail_gpa, used_gpa;
@@ -83,6 +84,7 @@ struct fd_vq {
 	uint16_t chain_len[VQ_MAX_SIZE]; /* descriptors owned by the chain at this head */
 	uint64_t itable[VQ_MAX_SIZE];	 /* indirect table of the chain at this head (gpa) */
 	uint16_t itable_cap[VQ_MAX_SIZE];
+	bool event_manual; /* fd_vq_set_used_event() called: stop moving used_event */
 };
 
 struct fd_dev {
@@ -144,6 +146,10 @@ uint32_t fd_dev_wait_irq(struct fd_dev *d, int timeout_ms);
 
 struct fd_vq *fd_dev_vq(struct fd_dev *d, unsigned int q);
 
+/* Lay out fresh rings for a queue of `size` entries in g, with no device around it (for
+ * tests of virtqueue.c alone; fd_vq_kick() needs a device). */
+void fd_vq_init(struct fd_vq *q, struct fd_guest *g, uint16_t size);
+
 /*
  * Post a chain: segs[0..n_out) device-readable, then segs[n_out..n_out+n_in) device-writable.
  * flags: FD_INDIRECT. Publishes it (release fence, avail->idx++). Returns the head index,
@@ -155,7 +161,9 @@ int fd_vq_add(struct fd_vq *q, const struct fd_seg *segs, unsigned int n_out, un
 void fd_vq_publish(struct fd_vq *q, uint16_t head);
 /* QueueNotify; in manual mode also run the device once. */
 void fd_vq_kick(struct fd_vq *q);
-/* Take the next used element: 1 with *id/*len filled (its descriptors freed), 0 if none. */
+/* Take the next used element: 1 with *id and *len filled, 0 if none. Frees the descriptors of
+ * chains posted with fd_vq_add() and, unless fd_vq_set_used_event() took over, moves
+ * used_event to the next entry (as Linux does). */
 int fd_vq_used(struct fd_vq *q, uint16_t *id, uint32_t *len);
 /* fd_vq_used(), waiting up to timeout_ms for interrupts. Returns 1 or 0 (timeout). */
 int fd_vq_wait_used(struct fd_vq *q, uint16_t *id, uint32_t *len, int timeout_ms);

@@ -120,22 +120,39 @@ setup_start:
 	movw	$(hdr_end - hdr), %cx
 	rep movsb
 
-	/* e820 from the BIOS (int 15h, ax=e820h): one 20-byte entry per call. */
-	movw	$ZP_E820_TABLE, %di
+	/*
+	 * e820 from the BIOS (int 15h, ax=e820h), one 20-byte entry per call,
+	 * into a buffer in the setup segment with DS = ES = SS as the loader set
+	 * them: qboot (QEMU -M microvm) reads its register frame through DS and
+	 * writes the entry through DS:EDI, so it only works the way Linux's own
+	 * setup calls it. Each entry is then copied to the zero page.
+	 */
+	movw	%ds, %ax
+	movw	%ax, %es
 	xorl	%ebx, %ebx
 2:	movl	$0xe820, %eax
 	movl	$20, %ecx
 	movl	$SMAP, %edx
+	movl	$e820_buf, %edi
 	int	$0x15
 	jc	3f
 	cmpl	$SMAP, %eax
 	jne	3f
+	movw	$ZERO_PAGE_SEG, %ax
+	movw	%ax, %es
+	movzbw	%es:ZP_E820_ENTRIES, %di
+	imulw	$20, %di, %di
+	addw	$ZP_E820_TABLE, %di
+	movw	$e820_buf, %si
+	movw	$20, %cx
+	rep movsb
 	incb	%es:ZP_E820_ENTRIES
-	addw	$20, %di
-	testl	%ebx, %ebx
-	jz	3f
 	cmpb	$E820_MAX, %es:ZP_E820_ENTRIES
-	jb	2b
+	movw	%ds, %ax		/* ES = DS again; mov keeps the flags */
+	movw	%ax, %es
+	jae	3f
+	testl	%ebx, %ebx
+	jnz	2b
 3:
 	/* Fast A20 (port 0x92 bit 1; never bit 0, that is a reset). */
 	inb	$0x92, %al
@@ -151,8 +168,13 @@ setup_start:
 	movl	%cr0, %eax
 	orl	$CR0_PE, %eax
 	movl	%eax, %cr0
+	/* Flat data segments as the 32-bit protocol promises; CS still has the setup base. */
+	movw	$BOOT_DS, %ax
+	movw	%ax, %ds
+	movw	%ax, %es
+	movw	%ax, %ss
 	movl	$(ZERO_PAGE_SEG << 4), %esi
-	ljmpl	*pm_jump
+	ljmpl	*%cs:(pm_jump - 0x200)	/* CS = setup segment + 0x20 */
 
 	.p2align 2
 pm_jump:	.long	0
@@ -160,6 +182,7 @@ pm_jump:	.long	0
 setup_gdt_desc:	.word	boot_gdt_end - boot_gdt - 1
 		.long	boot_gdt		/* linear: the GDT lives in the payload */
 version_str:	.asciz	"microvm test guest hello-bzimage"
+e820_buf:	.space	20
 
 	.p2align 9
 setup_end:

@@ -31,7 +31,8 @@ GUEST_LIB32 := $(GUEST_OUT)/obj32/lib/guest.o $(GUEST_OUT)/obj32/lib/pvh.o \
 GUEST_LIB64 := $(GUEST_OUT)/obj64/lib/guest.o
 
 GUEST_PVH  := hello-pvh triple-fault smp virtio-poll
-GUEST_BINS := $(GUEST_PVH:%=$(GUEST_OUT)/%.elf) $(GUEST_OUT)/hello-bzimage.bin
+GUEST_BINS := $(GUEST_PVH:%=$(GUEST_OUT)/%.elf) $(GUEST_OUT)/hello-bzimage.bin \
+	      $(GUEST_OUT)/bzboot64.elf
 
 .PHONY: guests guests-clean
 guests: $(GUEST_BINS)
@@ -64,6 +65,13 @@ $(GUEST_OUT)/virtio-poll.elf: $(GUEST_OUT)/obj32/virtio_poll.o
 $(GUEST_PVH:%=$(GUEST_OUT)/%.elf): $(GUEST_LIB32) $(GUEST_SRC)/lib/pvh.ld
 	$(Q)$(GUEST_LD) -m elf_i386 $(GUEST_LDFLAGS) -T $(GUEST_SRC)/lib/pvh.ld -o $@ \
 		$(filter %.o,$^)
+
+# QEMU-only helper that enters a bzImage at +0x200 the way microvm does; it
+# sits at 16 MiB so the bzImage payload can go to 1 MiB.
+$(GUEST_OUT)/bzboot64.elf: $(GUEST_OUT)/obj32/bzboot64.o $(GUEST_OUT)/obj32/bzboot64_entry.o \
+		$(GUEST_LIB32) $(GUEST_SRC)/lib/pvh.ld
+	$(Q)$(GUEST_LD) -m elf_i386 $(GUEST_LDFLAGS) --defsym=GUEST_LOAD_ADDR=0x1000000 \
+		-T $(GUEST_SRC)/lib/pvh.ld -o $@ $(filter %.o,$^)
 
 # bzImage: link setup (VMA 0) and payload (VMA 1 MiB) into one ELF, then
 # flatten it by load address: setup sectors first, payload right behind.

@@ -16,7 +16,7 @@ struct idt_desc {
 
 void guest_main(struct hvm_start_info *si)
 {
-	static const struct idt_desc empty_idt = { 0, 0 };
+	static const struct idt_desc empty_idt = {0, 0};
 
 	serial_init();
 	pvh_check(si);

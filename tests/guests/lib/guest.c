@@ -2,12 +2,14 @@
 /* Shared guest library: see guest.h. No libgcc: nothing here divides 64-bit numbers. */
 #include "tests/guests/lib/guest.h"
 
+#include <linux/serial_reg.h>
+
 void serial_init(void)
 {
 	/* No interrupts (we poll), 8 data bits, no parity, 1 stop bit; DTR and RTS up. */
-	outb(GUEST_COM1 + GUEST_UART_IER, 0x00);
-	outb(GUEST_COM1 + GUEST_UART_LCR, 0x03);
-	outb(GUEST_COM1 + GUEST_UART_MCR, 0x03);
+	outb(GUEST_COM1 + UART_IER, 0);
+	outb(GUEST_COM1 + UART_LCR, UART_LCR_WLEN8);
+	outb(GUEST_COM1 + UART_MCR, UART_MCR_DTR | UART_MCR_RTS);
 }
 
 void putc_serial(char c)
@@ -16,11 +18,11 @@ void putc_serial(char c)
 
 	/* Bounded: a missing UART reads 0xff or 0x00; never hang on it. */
 	for (i = 0; i < GUEST_MMIO_SPIN_MAX; i++) {
-		if (inb(GUEST_COM1 + GUEST_UART_LSR) & GUEST_UART_LSR_THRE)
+		if (inb(GUEST_COM1 + UART_LSR) & UART_LSR_THRE)
 			break;
 		cpu_relax();
 	}
-	outb(GUEST_COM1 + GUEST_UART_THR, (uint8_t)c);
+	outb(GUEST_COM1 + UART_TX, (uint8_t)c);
 }
 
 void puts_serial(const char *s)

@@ -14,21 +14,21 @@
 #include <stdint.h>
 
 /* Platform contract of microvm (the same ports QEMU uses on -M pc). */
-#define GUEST_COM1	   0x3f8
-#define GUEST_UART_THR	   0 /* transmit holding register (DLAB=0) */
-#define GUEST_UART_IER	   1
-#define GUEST_UART_LCR	   3
-#define GUEST_UART_MCR	   4
-#define GUEST_UART_LSR	   5
-#define GUEST_UART_LSR_THRE 0x20 /* 8250: THR empty, may write the next byte */
-#define GUEST_I8042_CMD	   0x64
-#define GUEST_I8042_RESET  0xfe /* pulse the CPU reset line */
-#define GUEST_PVPANIC_PORT 0x505
+#define GUEST_COM1	       0x3f8 /* 8250 registers: UART_* from <linux/serial_reg.h> */
+#define GUEST_I8042_CMD	       0x64
+#define GUEST_I8042_RESET      0xfe /* pulse the CPU reset line */
+#define GUEST_PVPANIC_PORT     0x505
 #define GUEST_PVPANIC_PANICKED 1
 
-/* Poll bounds: every loop that waits on a device or another CPU is finite. */
-#define GUEST_SPIN_MAX	   100000000u /* RAM polls (used rings, counters) */
-#define GUEST_MMIO_SPIN_MAX 100000u   /* register polls: each one may be a VM exit */
+/*
+ * Poll bounds: every loop that waits on a device or another CPU is finite.
+ * RAM polls stop after GUEST_SPIN_MAX iterations or GUEST_TSC_MAX TSC ticks
+ * (2-10 s at 1-5 GHz), whichever comes first: iterations alone take 0.1 s
+ * natively but 30 s under TCG or nested KVM.
+ */
+#define GUEST_SPIN_MAX	    100000000u
+#define GUEST_TSC_MAX	    10000000000ull
+#define GUEST_MMIO_SPIN_MAX 100000u /* register polls: each one may be a VM exit */
 
 #define GUEST_NORETURN __attribute__((noreturn))
 
@@ -53,11 +53,6 @@ static inline uint32_t mmio_read32(uintptr_t addr)
 static inline void mmio_write32(uintptr_t addr, uint32_t val)
 {
 	*(volatile uint32_t *)addr = val;
-}
-
-static inline uint8_t mmio_read8(uintptr_t addr)
-{
-	return *(volatile uint8_t *)addr;
 }
 
 /* Compiler barrier: x86 keeps stores ordered with stores and loads with loads. */
@@ -85,6 +80,16 @@ static inline uint64_t rdtsc(void)
 	return ((uint64_t)hi << 32) | lo;
 }
 
+/*
+ * Bounded wait: call with i = 0, 1, 2, ... and the TSC at the start; true
+ * once the loop should give up. Pauses the CPU between polls.
+ */
+static inline bool spin_expired(uint32_t i, uint64_t start)
+{
+	cpu_relax();
+	return i >= GUEST_SPIN_MAX || rdtsc() - start > GUEST_TSC_MAX;
+}
+
 /* Test-and-set lock; only the SMP guest has more than one CPU printing. */
 static inline void spin_lock(volatile uint32_t *lock)
 {
@@ -102,7 +107,7 @@ static inline void spin_unlock(volatile uint32_t *lock)
 void serial_init(void);
 void putc_serial(char c);
 void puts_serial(const char *s);
-void print_hex(uint64_t val);	/* "0x" and lowercase digits, no leading zeros */
+void print_hex(uint64_t val); /* "0x" and lowercase digits, no leading zeros */
 void print_dec(uint64_t val);
 /* Prints at most max bytes of s, stopping at NUL; unprintable bytes become '.'. */
 void print_str_n(const char *s, size_t max);

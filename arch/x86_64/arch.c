@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/* vmm/arch.h for x86_64: ties layout, irqchip, platform devices, loaders, ACPI and CPU setup. */
+#include "vmm/arch.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "arch/x86_64/acpi.h"
+#include "arch/x86_64/boot.h"
+#include "arch/x86_64/cpu.h"
+#include "arch/x86_64/irqchip.h"
+#include "arch/x86_64/layout.h"
+#include "arch/x86_64/platform.h"
+#include "devices/legacy/serial.h"
+#include "vmm/guest_mem.h"
+#include "vmm/log.h"
+#include "vmm/util.h"
+#include "vmm/vm.h"
+
+/* Enough for boot data below 1 MiB plus a tiny kernel; the loaders check real kernels. */
+#define ARCH_MIN_MEM (4 * SZ_1M)
+/* Well inside the 40 physical address bits of the smallest CPUs KVM guests see. */
+#define ARCH_MAX_MEM (256 * SZ_1G)
+/* The CPUID cache leaf (4) counts cores in 6 bits; keep the topology exact. */
+#define ARCH_MAX_VCPUS 64U
+
+int arch_ram_layout(uint64_t mem_size, struct gmem_region *out, unsigned int max)
+{
+	uint64_t low = MIN(mem_size, X86_LOW_RAM_END);
+	unsigned int n = 0;
+
+	if (mem_size == 0 || mem_size > ARCH_MAX_MEM || !IS_ALIGNED(mem_size, 4096ULL))
+		return -EINVAL;
+	if (max < (mem_size > low ? 2U : 1U))
+		return -EINVAL;
+	/* RAM up to 3 GiB, then a 1 GiB hole for MMIO (virtio-mmio, IOAPIC, LAPIC). */
+	out[n++] = (struct gmem_region){.gpa = 0, .size = low, .hva = NULL};
+	if (mem_size > low)
+		out[n++] = (struct gmem_region){
+			.gpa = X86_HIGH_RAM_START, .size = mem_size - low, .hva = NULL};
+	return (int)n;
+}
+
+uint64_t arch_min_mem(void)
+{
+	return ARCH_MIN_MEM;
+}
+
+int arch_virtio_mmio_slot(unsigned int i, uint64_t *base, uint64_t *size, uint32_t *gsi)
+{
+	if (i >= X86_VIRTIO_MMIO_SLOTS)
+		return -ENOSPC;
+	*base = X86_VIRTIO_MMIO_BASE + i * X86_VIRTIO_MMIO_SIZE;
+	*size = X86_VIRTIO_MMIO_SIZE;
+	*gsi = X86_VIRTIO_MMIO_GSI0 + i;
+	return 0;
+}
+
+unsigned int arch_max_vcpus(void)
+{
+	return ARCH_MAX_VCPUS;
+}
+
+int arch_vm_setup(struct vm *vm, char *err, unsigned int errlen)
+{
+	struct arch_vm *a;
+	int r;
+
+	r = irqchip_create(vm->kvm_fd, vm->vm_fd, err, errlen);
+	if (r < 0)
+		return r;
+	r = platform_create(vm, STDOUT_FILENO, err, errlen);
+	if (r < 0)
+		return r;
+	a = vm->arch;
+	r = cpu_supported_cpuid(vm->kvm_fd, &a->cpuid);
+	if (r < 0) {
+		snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-r));
+		return r;
+	}
+	a->tsc_deadline = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
+	a->has_xcrs = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
+	return 0;
+}
+
+int arch_load_guest(struct vm *vm, char *err, unsigned int errlen)
+{
+	const struct vm_config *cfg = vm->cfg;
+	struct acpi_config acpi = {
+		.n_cpus = cfg->cpus,
+		.pm_port = X86_ACPI_PM_PORT,
+		.pvpanic_port = X86_PVPANIC_PORT,
+		.ioapic_addr = X86_IOAPIC_ADDR,
+		.lapic_addr = X86_LAPIC_ADDR,
+	};
+	struct boot_params_in in;
+	struct boot_info *bi;
+	char *cmdline;
+	int r;
+
+	if (!vm->arch)
+		return -EINVAL;
+	bi = &vm->arch->boot;
+	cmdline = malloc(X86_CMDLINE_MAX);
+	if (!cmdline)
+		return -ENOMEM;
+	r = boot_compose_cmdline(cfg, vm->mmio_devs, vm->n_mmio_devs, cmdline, X86_CMDLINE_MAX);
+	if (r < 0) {
+		snprintf(err, errlen, "kernel command line longer than %llu bytes",
+			 (unsigned long long)X86_CMDLINE_MAX - 1);
+		goto out;
+	}
+	r = acpi_build(&vm->mem, &acpi, X86_ACPI_ADDR, X86_ACPI_END);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot write the ACPI tables: %s", strerror(-r));
+		goto out;
+	}
+	in = (struct boot_params_in){
+		.kernel = cfg->kernel,
+		.initrd = cfg->initrd,
+		.cmdline = cmdline,
+		.rsdp = X86_ACPI_ADDR,
+	};
+	r = boot_load(&vm->mem, &in, bi, err, errlen);
+	if (r < 0)
+		goto out;
+	log_info("%s kernel, entry 0x%" PRIx64 ", kernel end 0x%" PRIx64 ", initrd 0x%" PRIx64
+		 "+0x%" PRIx64 ", cmdline \"%s\"",
+		 bi->kind == BOOT_BZIMAGE ? "bzImage" : "PVH", bi->entry, bi->kernel_end,
+		 bi->initrd_addr, bi->initrd_size, cmdline);
+out:
+	free(cmdline);
+	return r;
+}
+
+int arch_vcpu_setup(struct vm *vm, struct vcpu *vcpu, char *err, unsigned int errlen)
+{
+	struct arch_vm *a = vm->arch;
+	struct cpu_vcpu_args args = {
+		.vcpu_fd = vcpu->fd,
+		.id = vcpu->id,
+		.n_vcpus = vm->cfg->cpus,
+		.supported = a->cpuid,
+		.tsc_deadline = a->tsc_deadline,
+		.has_xcrs = a->has_xcrs,
+		/* vCPU 0 is KVM's boot CPU; the others wait for INIT/SIPI in the LAPIC. */
+		.boot = vcpu->id == 0 ? &a->boot : NULL,
+	};
+
+	return cpu_setup_vcpu(&args, err, errlen);
+}
+
+void arch_console_input(struct vm *vm, const uint8_t *buf, unsigned int len)
+{
+	if (vm->arch && vm->arch->serial)
+		serial_input(vm->arch->serial, buf, len);
+}
+
+void arch_vm_destroy(struct vm *vm)
+{
+	platform_destroy(vm);
+}

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+#include "devices/virtio/rng.h"
+
+#include <errno.h>
+#include <linux/virtio_ids.h>
+#include <stdlib.h>
+#include <sys/random.h>
+
+#include "devices/virtio/virtio.h"
+#include "vmm/util.h"
+
+/* Bytes given per buffer at most: Linux asks for 64 at a time; a guest posting huge buffers
+ * gets a partial fill (which the spec allows) rather than keeping the worker busy. */
+#define RNG_MAX_PER_CHAIN (64 * 1024)
+
+struct rng_dev {
+	struct virtio_dev vdev; /* first: container_of() */
+};
+
+/* Fill the writable part from the kernel CSPRNG; stop at the first short answer (the pool is
+ * not initialised yet, or a signal). Readable segments are a driver bug and are ignored.
+ * Returns the bytes written. */
+static uint32_t rng_fill(struct vq_chain *c)
+{
+	struct iovec iov[VQ_MAX_SEGS];
+	size_t got, done = 0;
+	int cnt;
+
+	cnt = vq_chain_push_iov(c, MIN((size_t)c->in_len, RNG_MAX_PER_CHAIN), iov, VQ_MAX_SEGS,
+				&got);
+	for (int i = 0; i < cnt; i++) {
+		ssize_t n = getrandom(iov[i].iov_base, iov[i].iov_len, GRND_NONBLOCK);
+
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+		if ((size_t)n < iov[i].iov_len)
+			break;
+	}
+	return (uint32_t)done;
+}
+
+/* Worker thread. */
+static void rng_queue_notify(struct virtio_dev *vdev, unsigned int q)
+{
+	struct vq *vq = &vdev->queues[q].vq;
+	struct vq_chain c;
+	int r;
+
+	do {
+		if (virtio_dev_is_broken(vdev))
+			return;
+		vq_disable_notify(vq);
+		while ((r = vq_pop(vq, &c)) > 0)
+			vq_push(vq, &c, rng_fill(&c));
+		vq_notify(vq);
+		if (r < 0) {
+			virtio_dev_needs_reset(vdev, r);
+			return;
+		}
+	} while (!vq_budget_spent(vq) && !vq_enable_notify(vq));
+}
+
+static void rng_destroy(struct virtio_dev *vdev)
+{
+	free(container_of(vdev, struct rng_dev, vdev));
+}
+
+static const struct virtio_dev_ops rng_ops = {
+	.name = "rng",
+	.device_id = VIRTIO_ID_RNG,
+	.num_queues = 1,
+	.queue_max_size = 256,
+	.queue_notify = rng_queue_notify,
+	.destroy = rng_destroy,
+};
+
+int rng_create(const struct guest_mem *gm, unsigned int index, struct virtio_dev **out)
+{
+	struct rng_dev *rng;
+	int r;
+
+	rng = calloc(1, sizeof(*rng));
+	if (!rng)
+		return -ENOMEM;
+	r = virtio_dev_init(&rng->vdev, &rng_ops, gm, index);
+	if (r < 0) {
+		free(rng);
+		return r;
+	}
+	*out = &rng->vdev;
+	return 0;
+}
