@@ -69,8 +69,8 @@ struct acpi_facs {
 	uint8_t reserved2[24];
 } __attribute__((packed));
 
-#define ACPI_FACS_SIZE 64
-#define ACPI_FACS_ALIGN 64
+#define ACPI_FACS_SIZE	  64
+#define ACPI_FACS_ALIGN	  64
 #define ACPI_FACS_VERSION 2
 
 /* 5.2.9 "Fixed ACPI Description Table (FADT)", revision 6 */
@@ -162,9 +162,9 @@ struct madt_lapic_nmi {
 #define MADT_LAPIC_NMI	   4
 #define MADT_LAPIC_ENABLED 1
 #define MADT_UID_ALL	   0xff
+#define MADT_PCAT_COMPAT   1 /* flags: dual 8259 PICs present */
 /* MPS INTI flags: active high (01), edge triggered (01 << 2), as the ISA bus has it. */
 #define MADT_INTI_EDGE_HIGH 0x0005
-#define MADT_ISA_IRQS	    16
 #define MADT_IOAPIC_ID	    0 /* KVM's IOAPIC resets its ID register to 0 */
 
 #define ACPI_TABLE_ALIGN 16
@@ -204,11 +204,11 @@ static int acpi_put_table(const struct guest_mem *gm, uint64_t gpa, void *table)
 /* An I/O port register of bits width, accessed in units of access (1 byte, 2 word). */
 static struct acpi_gas acpi_io_gas(uint16_t port, uint8_t bits, uint8_t access)
 {
-	return (struct acpi_gas){ .space_id = ACPI_GAS_SYSTEM_IO,
-				  .bit_width = bits,
-				  .bit_offset = 0,
-				  .access_size = access,
-				  .address = port };
+	return (struct acpi_gas){.space_id = ACPI_GAS_SYSTEM_IO,
+				 .bit_width = bits,
+				 .bit_offset = 0,
+				 .access_size = access,
+				 .address = port};
 }
 
 static void acpi_fill_fadt(struct acpi_fadt *f, const struct acpi_config *cfg, uint64_t dsdt,
@@ -241,8 +241,8 @@ static void acpi_fill_fadt(struct acpi_fadt *f, const struct acpi_config *cfg, u
 	f->flags = ACPI_FADT_WBINVD | ACPI_FADT_PWR_BUTTON | ACPI_FADT_SLP_BUTTON |
 		   ACPI_FADT_RESET_REG_SUP;
 	f->iapc_boot_arch = ACPI_IAPC_NO_VGA | ACPI_IAPC_NO_CMOS_RTC;
-	f->reset_reg = acpi_io_gas((uint16_t)(cfg->pm_port + ACPI_PM_RESET), 8,
-				   ACPI_GAS_ACCESS_BYTE);
+	f->reset_reg =
+		acpi_io_gas((uint16_t)(cfg->pm_port + ACPI_PM_RESET), 8, ACPI_GAS_ACCESS_BYTE);
 	f->reset_value = ACPI_PM_RESET_VALUE;
 	memcpy(&f->hypervisor_vendor_id, "MICROVM", 8);
 }
@@ -250,8 +250,7 @@ static void acpi_fill_fadt(struct acpi_fadt *f, const struct acpi_config *cfg, u
 static size_t acpi_madt_size(unsigned int n_cpus)
 {
 	return sizeof(struct acpi_madt) + n_cpus * sizeof(struct madt_lapic) +
-	       sizeof(struct madt_ioapic) + (MADT_ISA_IRQS - 1) * sizeof(struct madt_iso) +
-	       sizeof(struct madt_lapic_nmi);
+	       sizeof(struct madt_ioapic) + sizeof(struct madt_iso) + sizeof(struct madt_lapic_nmi);
 }
 
 static void acpi_fill_madt(uint8_t *buf, size_t size, const struct acpi_config *cfg)
@@ -266,12 +265,20 @@ static void acpi_fill_madt(uint8_t *buf, size_t size, const struct acpi_config *
 		.addr = (uint32_t)cfg->ioapic_addr,
 		.gsi_base = 0,
 	};
+	/* The PIT's IRQ 0 arrives on IOAPIC pin 2, as on every PC (and in KVM's routing). */
+	struct madt_iso iso0 = {.type = MADT_ISO,
+				.length = sizeof(iso0),
+				.bus = 0,
+				.source = 0,
+				.gsi = 2,
+				.flags = MADT_INTI_EDGE_HIGH};
 	size_t off = sizeof(*m);
 
 	memset(buf, 0, size);
 	acpi_header_init(&m->h, "APIC", (uint32_t)size, ACPI_MADT_REVISION);
 	m->lapic_addr = (uint32_t)cfg->lapic_addr;
-	/* flags 0: no PC-AT dual 8259 for the guest to set up (hardware-reduced). */
+	/* KVM's in-kernel irqchip has the two 8259s; declaring them keeps GSI n = IRQ n. */
+	m->flags = MADT_PCAT_COMPAT;
 	for (unsigned int i = 0; i < cfg->n_cpus; i++) {
 		struct madt_lapic l = {.type = MADT_LAPIC,
 				       .length = sizeof(l),
@@ -284,25 +291,9 @@ static void acpi_fill_madt(uint8_t *buf, size_t size, const struct acpi_config *
 	}
 	memcpy(buf + off, &io, sizeof(io));
 	off += sizeof(io);
-	/*
-	 * One override per ISA IRQ: IRQ 0 on pin 2 as on every PC, the others on their own pin.
-	 * The identity entries matter: without a legacy PIC, Linux allocates IRQ descriptors at
-	 * boot only for IOAPIC pins named here, and the serial port (IRQ 4) and the virtio-mmio
-	 * devices from the command line (GSI 5-15) request those IRQs by number.
-	 */
-	for (unsigned int irq = 0; irq < MADT_ISA_IRQS; irq++) {
-		struct madt_iso iso = {.type = MADT_ISO,
-				       .length = sizeof(iso),
-				       .bus = 0,
-				       .source = (uint8_t)irq,
-				       .gsi = irq == 0 ? 2 : irq,
-				       .flags = MADT_INTI_EDGE_HIGH};
-
-		if (irq == 2)
-			continue; /* pin 2 carries IRQ 0 */
-		memcpy(buf + off, &iso, sizeof(iso));
-		off += sizeof(iso);
-	}
+	/* ISA IRQs 1-15 keep the default identity mapping, edge triggered and active high. */
+	memcpy(buf + off, &iso0, sizeof(iso0));
+	off += sizeof(iso0);
 	/* LINT1 of every local APIC is the NMI input. */
 	memcpy(buf + off, &nmi, sizeof(nmi));
 }
@@ -342,10 +333,11 @@ static void acpi_dsdt_body(struct aml *a, const struct acpi_config *cfg)
 int acpi_build(const struct guest_mem *gm, const struct acpi_config *cfg, uint64_t base,
 	       uint64_t end)
 {
-	uint64_t rsdp_addr, xsdt_addr, fadt_addr, madt_addr, dsdt_addr, top;
+	uint64_t rsdp_addr, xsdt_addr, fadt_addr, madt_addr, dsdt_addr, facs_addr, top;
 	size_t madt_size, xsdt_size, dsdt_size;
 	struct acpi_rsdp rsdp;
 	struct acpi_fadt fadt;
+	struct acpi_facs facs;
 	uint8_t *madt = NULL, *xsdt = NULL, *dsdt = NULL;
 	struct aml body;
 	uint64_t entries[2];
@@ -368,8 +360,9 @@ int acpi_build(const struct guest_mem *gm, const struct acpi_config *cfg, uint64
 	fadt_addr = ALIGN_UP(xsdt_addr + xsdt_size, ACPI_TABLE_ALIGN);
 	madt_addr = ALIGN_UP(fadt_addr + sizeof(fadt), ACPI_TABLE_ALIGN);
 	dsdt_addr = ALIGN_UP(madt_addr + madt_size, ACPI_TABLE_ALIGN);
-	top = dsdt_addr + dsdt_size;
-	if (top > end || dsdt_addr > UINT32_MAX) {
+	facs_addr = ALIGN_UP(dsdt_addr + dsdt_size, ACPI_FACS_ALIGN);
+	top = facs_addr + sizeof(facs);
+	if (top > end || top > UINT32_MAX) {
 		r = -ENOSPC;
 		goto out;
 	}
@@ -394,7 +387,16 @@ int acpi_build(const struct guest_mem *gm, const struct acpi_config *cfg, uint64
 	if (r < 0)
 		goto out;
 
-	acpi_fill_fadt(&fadt, cfg, dsdt_addr);
+	/* The FACS has no checksum; the OS owns its fields once booted. */
+	memset(&facs, 0, sizeof(facs));
+	memcpy(facs.signature, "FACS", 4);
+	facs.length = sizeof(facs);
+	facs.version = ACPI_FACS_VERSION;
+	r = gmem_write(gm, facs_addr, &facs, sizeof(facs));
+	if (r < 0)
+		goto out;
+
+	acpi_fill_fadt(&fadt, cfg, dsdt_addr, facs_addr);
 	r = acpi_put_table(gm, fadt_addr, &fadt);
 	if (r < 0)
 		goto out;

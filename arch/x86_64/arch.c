@@ -95,6 +95,7 @@ int arch_load_guest(struct vm *vm, char *err, unsigned int errlen)
 	struct acpi_config acpi = {
 		.n_cpus = cfg->cpus,
 		.pm_port = X86_ACPI_PM_PORT,
+		.sci_gsi = X86_ACPI_SCI_GSI,
 		.pvpanic_port = X86_PVPANIC_PORT,
 		.ioapic_addr = X86_IOAPIC_ADDR,
 		.lapic_addr = X86_LAPIC_ADDR,

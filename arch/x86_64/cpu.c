@@ -59,6 +59,7 @@ int cpu_supported_cpuid(int kvm_fd, struct kvm_cpuid2 **out)
 {
 	unsigned int n = CPUID_MAX_ENTRIES;
 	struct kvm_cpuid2 *c;
+	int r;
 
 	/* E2BIG means the table was too small: retry larger (KVM API doc). */
 	for (;;) {
@@ -68,9 +69,10 @@ int cpu_supported_cpuid(int kvm_fd, struct kvm_cpuid2 **out)
 		c->nent = n;
 		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
 			break;
+		r = -errno;
 		free(c);
-		if (errno != E2BIG || n >= 16 * CPUID_MAX_ENTRIES)
-			return -errno;
+		if (r != -E2BIG || n >= 16 * CPUID_MAX_ENTRIES)
+			return r;
 		n *= 2;
 	}
 	*out = c;
@@ -184,8 +186,7 @@ struct kvm_cpuid2 *cpu_cpuid_for_vcpu(const struct kvm_cpuid2 *supported, unsign
 			/* Linux looks for the KVM leaves only behind the hypervisor bit. */
 			e->ecx |= CPUID_1_ECX_HYPERVISOR;
 			/* The in-kernel LAPIC emulates the TSC-deadline timer; with it Linux
-			 * needs no PIT to calibrate the LAPIC timer (there is none in ACPI
-			 * hardware-reduced mode). */
+			 * needs no PIT ticks to calibrate the LAPIC timer. */
 			if (tsc_deadline)
 				e->ecx |= CPUID_1_ECX_TSC_DEADLINE;
 			else

@@ -48,9 +48,9 @@
 #define X86_VIRTIO_MMIO_SIZE 0x1000ULL
 #define X86_VIRTIO_MMIO_GSI0 5U
 /*
- * GSIs 5..15: Linux only pre-allocates IOAPIC pins that the MADT names in an interrupt source
- * override, and overrides exist for ISA IRQs 0-15 only; a higher GSI given on the command line
- * would have no IRQ descriptor in a hardware-reduced ACPI guest.
+ * GSIs 5..15, the ISA IRQ range: Linux gives IOAPIC pins 0-15 IRQ descriptors at boot (the
+ * legacy range of the 8259 it is told about); a higher GSI named only on the command line
+ * would have none, and the driver's request_irq() would fail.
  */
 #define X86_VIRTIO_MMIO_SLOTS 11U
 
@@ -66,7 +66,8 @@
 #define X86_I8042_CMD_PORT  0x64
 #define X86_I8042_GSI	    1U
 #define X86_PVPANIC_PORT    0x505
-#define X86_ACPI_PM_PORT    0x600 /* sleep control, sleep status, reset register */
+#define X86_ACPI_PM_PORT    0x600 /* PM1 event + control blocks, reset register */
+#define X86_ACPI_SCI_GSI    23U	  /* an IOAPIC pin nothing else uses */
 
 /* Segment selectors in the boot GDT (the boot protocol's __BOOT_CS and __BOOT_DS). */
 #define X86_GDT_CODE_SEL 0x10

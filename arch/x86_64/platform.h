@@ -13,7 +13,7 @@
  *   0x060, 0x064  i8042 (reset line)              IRQ 1
  *   0x3f8-0x3ff   COM1 8250 UART -> console fd     IRQ 4
  *   0x505         pvpanic
- *   0x600-0x602   ACPI sleep control/status, reset register
+ *   0x600-0x607   ACPI PM1 event and control blocks, reset register
  *
  * Ports nobody claims read as all ones, which is what Linux expects of absent hardware: the
  * other COM ports fail the UART probe at once and the DMA page register 0x87 reads 0xff, so

@@ -110,7 +110,7 @@ void acpi_pm_io_write(void *opaque, uint64_t off, const void *data, uint32_t len
 
 		switch (at & ~1ULL) {
 		case ACPI_PM1_STS: /* write 1 to clear */
-			pm->sts &= (uint16_t)~((unsigned int)b[i] << (8 * (at & 1)));
+			pm->sts &= (uint16_t) ~((unsigned int)b[i] << (8 * (at & 1)));
 			break;
 		case ACPI_PM1_EN:
 			acpi_pm_set_byte(&pm->en, at, b[i]);

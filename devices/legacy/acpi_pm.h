@@ -19,21 +19,21 @@
 struct acpi_pm;
 struct vm;
 
-#define ACPI_PM1_STS 0
-#define ACPI_PM1_EN 2
-#define ACPI_PM1_CNT 4
-#define ACPI_PM_RESET 6
+#define ACPI_PM1_STS	 0
+#define ACPI_PM1_EN	 2
+#define ACPI_PM1_CNT	 4
+#define ACPI_PM_RESET	 6
 #define ACPI_PM_NR_PORTS 8
 #define ACPI_PM1_EVT_LEN 4 /* FADT PM1_EVT_LEN: status + enable */
 #define ACPI_PM1_CNT_LEN 2
 
 #define ACPI_PM_RESET_VALUE 0x01
 /* PM1 register bits (ACPI 6.5 tables 4.16 and 4.18). */
-#define ACPI_PM1_STS_WAK (1u << 15)
-#define ACPI_PM1_CNT_SCI_EN (1u << 0)
+#define ACPI_PM1_STS_WAK	   (1u << 15)
+#define ACPI_PM1_CNT_SCI_EN	   (1u << 0)
 #define ACPI_PM1_CNT_SLP_TYP_SHIFT 10
-#define ACPI_PM1_CNT_SLP_TYP_MASK (7u << 10)
-#define ACPI_PM1_CNT_SLP_EN (1u << 13)
+#define ACPI_PM1_CNT_SLP_TYP_MASK  (7u << 10)
+#define ACPI_PM1_CNT_SLP_EN	   (1u << 13)
 /* The SLP_TYP value the DSDT's \_S5 package hands the guest. */
 #define ACPI_PM_SLP_TYP_S5 5
 

@@ -114,10 +114,13 @@ timeout 900 qemu-system-x86_64 -accel tcg,thread=multi -cpu EPYC -smp 2 -m 3G \
 	-append "console=ttyS0 panic=-1 quiet" </dev/null 2>&1 |
 	tr -d '\r' | tee "$log" | {
 	while IFS= read -r line; do
-		[ $verbose = 1 ] && printf '%s\n' "$line" >&2
 		case $line in
 		"RESULT "*) printf '%s\n' "$line" | tee -a "$results" ;;
-		L1-INIT*) echo "run-nested: L1 /init after $(elapsed "$t0") s" >&2 ;;
+		*) [ $verbose = 0 ] || printf '%s\n' "$line" >&2 ;;
+		esac
+		# SeaBIOS's screen-clearing escapes may precede the first line.
+		case $line in
+		*L1-INIT*) echo "run-nested: L1 /init after $(elapsed "$t0") s" >&2 ;;
 		L1-DONE*) echo "run-nested: L1 done after $(elapsed "$t0") s" >&2 ;;
 		esac
 	done

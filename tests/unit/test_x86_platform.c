@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,25 +17,7 @@
 #include "vmm/arch.h"
 #include "vmm/vm.h"
 
-/*
- * Until vmm/vm.c is linked into the test binary, this stands in for vm_request_exit() with
- * the same observable effect (first reason wins, kind/status/reason recorded). Weak, so the
- * real one replaces it as soon as it is linked; the tests only look at vm->exit_*.
- */
-__attribute__((weak)) void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, int status,
-					   const char *fmt, ...)
-{
-	va_list ap;
-
-	if (vm->exit_kind != VM_EXIT_NONE)
-		return;
-	vm->exit_kind = (int)kind;
-	vm->exit_status = status;
-	va_start(ap, fmt);
-	vsnprintf(vm->exit_reason, sizeof(vm->exit_reason), fmt, ap);
-	va_end(ap);
-}
-
+/* The devices report through the real vm_request_exit(), which signals vm->exit_efd. */
 struct pf {
 	struct vm vm;
 	int out[2]; /* console pipe */
@@ -78,6 +59,19 @@ static void pio_out(struct pf *p, uint16_t port, uint8_t v)
 	ASSERT_TRUE(bus_dispatch(&p->vm.pio, port, &v, 1, true));
 }
 
+static uint16_t pio_in16(struct pf *p, uint16_t port)
+{
+	uint16_t v = 0;
+
+	ASSERT_TRUE(bus_dispatch(&p->vm.pio, port, &v, 2, false));
+	return v;
+}
+
+static void pio_out16(struct pf *p, uint16_t port, uint16_t v)
+{
+	ASSERT_TRUE(bus_dispatch(&p->vm.pio, port, &v, 2, true));
+}
+
 TEST(x86_platform_ports)
 {
 	char buf[16] = "";
@@ -96,7 +90,7 @@ TEST(x86_platform_ports)
 	ASSERT_FALSE(bus_dispatch(&p.vm.pio, 0x61, &v, 1, false));
 	ASSERT_FALSE(bus_dispatch(&p.vm.pio, 0x2f8, &v, 1, false));
 	ASSERT_EQ(pio_in(&p, X86_PVPANIC_PORT), PVPANIC_EVENTS);
-	ASSERT_EQ(pio_in(&p, X86_ACPI_PM_PORT + ACPI_PM_SLEEP_STATUS), 0);
+	ASSERT_EQ(pio_in16(&p, X86_ACPI_PM_PORT + ACPI_PM1_STS), 0);
 	ASSERT_EQ(p.vm.exit_kind, VM_EXIT_NONE);
 	pf_close(&p);
 }
@@ -182,23 +176,40 @@ TEST(x86_pvpanic_events)
 
 TEST(x86_acpi_pm_sleep_and_reset)
 {
-	uint8_t s3 = (uint8_t)((3 << ACPI_PM_SLP_TYP_SHIFT) | ACPI_PM_SLP_EN);
-	uint8_t s5 = (uint8_t)((ACPI_PM_SLP_TYP_S5 << ACPI_PM_SLP_TYP_SHIFT) | ACPI_PM_SLP_EN);
-	uint16_t ctl = X86_ACPI_PM_PORT + ACPI_PM_SLEEP_CONTROL;
+	uint16_t s3 = (3 << ACPI_PM1_CNT_SLP_TYP_SHIFT) | ACPI_PM1_CNT_SLP_EN;
+	uint16_t s5 = (ACPI_PM_SLP_TYP_S5 << ACPI_PM1_CNT_SLP_TYP_SHIFT);
+	uint16_t sts = X86_ACPI_PM_PORT + ACPI_PM1_STS;
+	uint16_t en = X86_ACPI_PM_PORT + ACPI_PM1_EN;
+	uint16_t cnt = X86_ACPI_PM_PORT + ACPI_PM1_CNT;
 	uint16_t rst = X86_ACPI_PM_PORT + ACPI_PM_RESET;
 	struct pf p;
 
 	pf_open(&p);
-	pio_out(&p, ctl, (uint8_t)(ACPI_PM_SLP_TYP_S5 << ACPI_PM_SLP_TYP_SHIFT)); /* no SLP_EN */
-	pio_out(&p, ctl, s3);	/* S3 is not offered */
-	pio_out(&p, rst, 0x42); /* not the reset value */
-	pio_out(&p, X86_ACPI_PM_PORT + ACPI_PM_SLEEP_STATUS, ACPI_PM_WAK_STS);
+	/* Always in ACPI mode; the enable register keeps what is written; status stays 0. */
+	ASSERT_EQ(pio_in16(&p, cnt), ACPI_PM1_CNT_SCI_EN);
+	pio_out16(&p, en, 0x0120);
+	ASSERT_EQ(pio_in16(&p, en), 0x0120);
+	ASSERT_EQ(pio_in(&p, en + 1), 0x01);
+	pio_out16(&p, sts, 0xffff);
+	ASSERT_EQ(pio_in16(&p, sts), 0);
+	/* ACPICA's two writes: SLP_TYP alone, then with SLP_EN. S3 is not offered. */
+	pio_out16(&p, cnt, s5);
+	ASSERT_EQ(pio_in16(&p, cnt), s5 | ACPI_PM1_CNT_SCI_EN);
+	pio_out16(&p, cnt, s3);
+	ASSERT_EQ(pio_in16(&p, cnt) & ACPI_PM1_CNT_SLP_EN, 0); /* a command, not state */
+	pio_out(&p, rst, 0x42);				       /* not the reset value */
 	ASSERT_EQ(p.vm.exit_kind, VM_EXIT_NONE);
-	pio_out(&p, ctl, s5);
+	pio_out16(&p, cnt, s5 | ACPI_PM1_CNT_SLP_EN);
 	ASSERT_EQ(p.vm.exit_kind, VM_EXIT_POWEROFF);
 	ASSERT_EQ(p.vm.exit_status, 0);
 	/* The first reason sticks. */
 	pio_out(&p, rst, ACPI_PM_RESET_VALUE);
+	ASSERT_EQ(p.vm.exit_kind, VM_EXIT_POWEROFF);
+	pf_close(&p);
+
+	/* A byte write of the high half of PM1_CNT works too. */
+	pf_open(&p);
+	pio_out(&p, cnt + 1, (uint8_t)((s5 | ACPI_PM1_CNT_SLP_EN) >> 8));
 	ASSERT_EQ(p.vm.exit_kind, VM_EXIT_POWEROFF);
 	pf_close(&p);
 
