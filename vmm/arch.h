@@ -43,8 +43,14 @@ int arch_vcpu_setup(struct vm *vm, struct vcpu *vcpu, char *err, unsigned int er
 /* Highest vCPU count the arch's tables can describe. */
 unsigned int arch_max_vcpus(void);
 
+/* Cheap check, before any KVM work, that path looks like a kernel this arch boots. */
+int arch_check_kernel(const char *path, char *err, unsigned int errlen);
+
 /* Give the serial console input (main thread, from stdin). */
 void arch_console_input(struct vm *vm, const uint8_t *buf, unsigned int len);
+
+/* Write out console output the UART holds back waiting for a newline (main thread, timer). */
+void arch_console_flush(struct vm *vm);
 
 void arch_vm_destroy(struct vm *vm);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vmm/arch.h"
 #include "vmm/cli.h"
 #include "vmm/config.h"
 #include "vmm/log.h"
@@ -40,8 +41,12 @@ static int main_check_file(const char *what, const char *path, int flags)
 
 static int main_check_files(const struct vm_config *cfg)
 {
-	if (main_check_file("kernel", cfg->kernel, O_RDONLY) < 0)
+	char err[256];
+
+	if (arch_check_kernel(cfg->kernel, err, sizeof(err)) < 0) {
+		log_err("%s", err);
 		return -1;
+	}
 	if (cfg->initrd && main_check_file("initrd", cfg->initrd, O_RDONLY) < 0)
 		return -1;
 	for (unsigned int i = 0; i < cfg->n_disks; i++) {

@@ -15,6 +15,9 @@
 #include "vmm/term.h"
 #include "vmm/vcpu.h"
 
+/* How long console output may wait for the rest of its line. */
+#define VM_CONSOLE_FLUSH_MS 50
+
 /* Console input waiting for the virtio console's pipe to drain. */
 struct vm_input {
 	uint8_t buf[4096];
@@ -125,7 +128,10 @@ int vm_run(struct vm *vm)
 	}
 
 	while (__atomic_load_n(&vm->exit_kind, __ATOMIC_ACQUIRE) == VM_EXIT_NONE) {
-		int n = epoll_wait(epfd, evs, 4, -1);
+		int n = epoll_wait(epfd, evs, 4, VM_CONSOLE_FLUSH_MS);
+
+		if (n == 0)
+			arch_console_flush(vm);
 
 		for (int i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;

@@ -2,7 +2,9 @@
 /* vmm/arch.h for x86_64: ties layout, irqchip, platform devices, loaders, ACPI and CPU setup. */
 #include "vmm/arch.h"
 
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <linux/kvm.h>
 #include <stdio.h>
@@ -161,6 +163,35 @@ void arch_console_input(struct vm *vm, const uint8_t *buf, unsigned int len)
 {
 	if (vm->arch && vm->arch->serial)
 		serial_input(vm->arch->serial, buf, len);
+}
+
+void arch_console_flush(struct vm *vm)
+{
+	if (vm->arch && vm->arch->serial)
+		serial_flush(vm->arch->serial);
+}
+
+int arch_check_kernel(const char *path, char *err, unsigned int errlen)
+{
+	uint8_t head[0x210];
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "kernel %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	n = pread(fd, head, sizeof(head), 0);
+	close(fd);
+	/* The full validation is the loader's; this only catches files that are no kernel. */
+	if (n >= 4 && memcmp(head, ELFMAG, SELFMAG) == 0)
+		return 0;
+	if (n == (ssize_t)sizeof(head) && head[0x1fe] == 0x55 && head[0x1ff] == 0xaa &&
+	    memcmp(head + 0x202, "HdrS", 4) == 0)
+		return 0;
+	snprintf(err, errlen, "kernel %s: not a bzImage or an ELF vmlinux", path);
+	return -ENOEXEC;
 }
 
 void arch_vm_destroy(struct vm *vm)

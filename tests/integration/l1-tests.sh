@@ -28,9 +28,10 @@ ALL_CASES="linux-1cpu linux-2cpu linux-pvh linux-virtio-console linux-poweroff
 
 mkdir -p $W
 
+# result NAME VERDICT [DETAIL]
 result()
 {
-	echo "RESULT $*"
+	echo "RESULT $1 $2${3:+ $3}"
 }
 
 uptime_cs()
@@ -102,6 +103,18 @@ check_rc()
 		check exit PASS "rc=$RC"
 	else
 		check exit FAIL "rc=$RC want $want: $(head -n1 "$W/$CASE.err")"
+	fi
+}
+
+# stderr_reason WORD - the contract's one-line reason: stderr is exactly one
+# line and it mentions WORD (any case).
+stderr_reason()
+{
+	lines=$(wc -l <"$W/$CASE.err")
+	if [ "$lines" = 1 ] && grep -qi "$1" "$W/$CASE.err"; then
+		check stderr PASS "$(cat "$W/$CASE.err")"
+	else
+		check stderr FAIL "want one line mentioning $1, got $lines: $(head -n1 "$W/$CASE.err")"
 	fi
 }
 
@@ -229,9 +242,7 @@ case_linux_panic()
 	vm "$CASE" "$VM_TIMEOUT" --kernel $L2/bzImage --initrd $L2/initramfs.cpio.gz \
 		--cmdline "$BASE_CMDLINE mvtest=panic"
 	check_rc 1
-	grep -qi panic "$W/$CASE.err" &&
-		check stderr PASS "$(grep -i panic "$W/$CASE.err" | head -n1)" ||
-		check stderr FAIL "no line mentions panic: $(head -n1 "$W/$CASE.err")"
+	stderr_reason panic
 	grep -q '^MVTEST END panic' "$W/$CASE.out" && check guest-end PASS ||
 		check guest-end FAIL "guest never reached the panic"
 	case_end
@@ -316,13 +327,7 @@ tiny()
 	else
 		check no-fail FAIL "$bad"
 	fi
-	if [ -n "$word" ]; then
-		if grep -qi "$word" "$W/$CASE.err"; then
-			check stderr PASS "$(head -n1 "$W/$CASE.err")"
-		else
-			check stderr FAIL "no line mentions $word: $(head -n1 "$W/$CASE.err")"
-		fi
-	fi
+	[ -z "$word" ] || stderr_reason "$word"
 	[ -z "${TINY_AFTER-}" ] || "$TINY_AFTER"
 	case_end
 }

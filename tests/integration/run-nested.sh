@@ -8,6 +8,7 @@
 #   microvm: an argument with a '/' in it, else $MICROVM, else ./microvm
 #   CASE-GLOB: select cases by name (linux-1cpu, 'linux-*', errors, tiny-smp...)
 #   -v: also copy L1's whole console to stderr as it arrives
+# Environment: MICROVM, L1_TIMEOUT (seconds, default 900), IMAGES_DIR.
 # Prints every RESULT line, then "N passed, N failed".  Exit status 1 when a
 # check failed, none ran, or L1 did not finish.  The console log is kept in
 # build/integration/l1-console.log.
@@ -61,26 +62,6 @@ report()
 	echo "RESULT $*" | tee -a "$results"
 }
 
-# Host side: without /dev/kvm microvm must fail cleanly.  Where the host has
-# one, l1-tests.sh covers this by hiding L1's /dev/kvm instead.
-if selected host-no-kvm; then
-	if [ "$mv_bin" = none ]; then
-		report host-no-kvm SKIP "no microvm binary"
-	elif [ -e /dev/kvm ]; then
-		report host-no-kvm SKIP "host has /dev/kvm"
-	else
-		set +e
-		err=$(timeout -s KILL 20 "$mv_bin" --kernel "$0" 2>&1 >/dev/null </dev/null)
-		rc=$?
-		set -e
-		if [ $rc -eq 1 ] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ]; then
-			report host-no-kvm PASS "$err"
-		else
-			report host-no-kvm FAIL "rc=$rc stderr: $(printf '%s' "$err" | head -n3 | tr '\n' '|')"
-		fi
-	fi
-fi
-
 # summary - the closing line and exit status; SKIP counts as neither.
 summary()
 {
@@ -97,11 +78,35 @@ l1_cases=()
 for c in "${cases[@]}"; do
 	[ "$c" = host-no-kvm ] || l1_cases+=("$c")
 done
+
+l1k=$(images/l1-kernel.sh)
+l2k=$(images/l2-kernel.sh)
+
+# Host side: without /dev/kvm microvm must fail cleanly.  Where the host has
+# one, l1-tests.sh covers this by hiding L1's /dev/kvm instead.
+if selected host-no-kvm; then
+	if [ "$mv_bin" = none ]; then
+		report host-no-kvm SKIP "no microvm binary"
+	elif [ -e /dev/kvm ]; then
+		report host-no-kvm SKIP "host has /dev/kvm"
+	else
+		set +e
+		err=$(timeout -s KILL 20 "$mv_bin" --kernel "$l2k/bzImage" 2>&1 >/dev/null </dev/null)
+		rc=$?
+		set -e
+		if [ $rc -eq 1 ] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] &&
+			[[ $err == *kvm* ]]; then
+			report host-no-kvm PASS "$err"
+		else
+			report host-no-kvm FAIL "rc=$rc stderr: $(printf '%s' "$err" | head -n3 | tr '\n' '|')"
+		fi
+	fi
+fi
+
 if [ ${#cases[@]} -gt 0 ] && [ ${#l1_cases[@]} -eq 0 ]; then
 	summary
 fi
 
-l1k=$(images/l1-kernel.sh)
 images/l1-initramfs.sh "$out/l1.cpio" "$mv_bin" "${l1_cases[@]}" >/dev/null
 
 echo "run-nested: booting L1 ($(cat "$l1k/version")), console in $log" >&2
@@ -109,13 +114,15 @@ t0=$EPOCHREALTIME
 # Stream the console: keep a log, print RESULT lines as they come and note
 # when L1 reached /init and finished (host wall clock).
 set +e
-timeout 900 qemu-system-x86_64 -accel tcg,thread=multi -cpu EPYC -smp 2 -m 3G \
+timeout "${L1_TIMEOUT:-900}" qemu-system-x86_64 -accel tcg,thread=multi -cpu EPYC -smp 2 -m 3G \
 	-nographic -no-reboot -kernel "$l1k/vmlinuz" -initrd "$out/l1.cpio" \
-	-append "console=ttyS0 panic=-1 quiet" </dev/null 2>&1 |
-	tr -d '\r' | tee "$log" | {
+	-append "console=ttyS0 panic=-1 quiet" </dev/null 2>&1 | tee "$log" | {
 	while IFS= read -r line; do
+		line=${line%$'\r'}
 		case $line in
 		"RESULT "*) printf '%s\n' "$line" | tee -a "$results" ;;
+		# l1-tests.sh indents what a failed case printed: always show it.
+		"  "*) printf '%s\n' "$line" >&2 ;;
 		*) [ $verbose = 0 ] || printf '%s\n' "$line" >&2 ;;
 		esac
 		# SeaBIOS's screen-clearing escapes may precede the first line.
