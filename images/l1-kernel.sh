@@ -31,10 +31,10 @@ if [ -z "$PKG" ]; then
 fi
 [ -n "$PKG" ] || img_die "no Debian cloud kernel package found"
 VER=$(img_pkg_version "$PKG")
-img_begin l1-kernel "$(img_key "$(cat "$0")" "$PKG" "$VER")"
+img_begin l1-kernel "$(img_key "$(img_code "$0")" "$PKG" "$VER")"
 
 img_log "fetching $PKG $VER"
-cd "$TMP"
+cd "$TMP" || exit
 # The _apt sandbox user cannot write into build/: download as root.
 apt-get download -qq -o APT::Sandbox::User=root "$PKG=$VER" >&2
 dpkg-deb -x "$PKG"_*.deb root

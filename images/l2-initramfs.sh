@@ -7,7 +7,7 @@
 HERE=$(cd "$(dirname "$0")" && pwd)
 BB_VER=$(img_installed_version busybox-static)
 img_installed_version cpio >/dev/null
-img_begin l2-initramfs "$(img_key "$(cat "$0")" "$(cat "$HERE/l2-init")" "$BB_VER")"
+img_begin l2-initramfs "$(img_key "$(img_code "$0")" "$(img_code "$HERE/l2-init")" "$BB_VER")"
 
 root=$TMP/root
 mkdir -p "$root/bin" "$root/dev" "$root/proc" "$root/sys" "$root/tmp"

@@ -31,6 +31,13 @@ img_key()
 	printf '%s\n' "$@" | sha256sum | cut -c1-16
 }
 
+# img_code FILE - FILE without comment-only lines and blank lines, so that
+# editing a comment does not throw away a 10-minute kernel build.
+img_code()
+{
+	grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$1"
+}
+
 # img_pkg_version PKG - candidate version from the apt lists.  A fresh CI
 # machine may have empty lists, so refresh them once on a miss.
 img_pkg_version()

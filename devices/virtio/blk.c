@@ -67,15 +67,7 @@ static int blk_rw(int fd, struct iovec *iov, int cnt, off_t off, bool write)
 		if (n == 0)
 			return -EIO; /* the file shrank under us */
 		off += n;
-		while (cnt > 0 && (size_t)n >= iov->iov_len) {
-			n -= (ssize_t)iov->iov_len;
-			iov++;
-			cnt--;
-		}
-		if (cnt > 0) {
-			iov->iov_base = (uint8_t *)iov->iov_base + n;
-			iov->iov_len -= (size_t)n;
-		}
+		vq_iov_advance(&iov, &cnt, (size_t)n);
 	}
 	return 0;
 }
@@ -210,32 +202,16 @@ out:
 	return written + 1;
 }
 
-/*
- * Worker thread: drain the queue, one interrupt per batch (subject to suppression), then ask
- * for kicks again and re-check for a racing request. When vq_pop() stops for its per-wake-up
- * budget we return with kicks still off: the core re-kicks the queue after other events had
- * their turn. Each queue is handled independently, so more queues (VIRTIO_BLK_F_MQ) only need
- * more workers.
- */
+static uint32_t blk_serve_chain(struct virtio_dev *vdev, struct vq_chain *c)
+{
+	return blk_handle(to_blk(vdev), c);
+}
+
+/* Worker thread. Each queue is served on its own, so more queues (VIRTIO_BLK_F_MQ) only need
+ * more workers. */
 static void blk_queue_notify(struct virtio_dev *vdev, unsigned int q)
 {
-	struct blk_dev *blk = to_blk(vdev);
-	struct vq *vq = &vdev->queues[q].vq;
-	struct vq_chain c;
-	int r;
-
-	do {
-		if (virtio_dev_is_broken(vdev))
-			return;
-		vq_disable_notify(vq);
-		while ((r = vq_pop(vq, &c)) > 0)
-			vq_push(vq, &c, blk_handle(blk, &c));
-		vq_notify(vq);
-		if (r < 0) {
-			virtio_dev_needs_reset(vdev, r);
-			return;
-		}
-	} while (!vq_budget_spent(vq) && !vq_enable_notify(vq));
+	virtio_queue_serve(vdev, q, blk_serve_chain);
 }
 
 static uint64_t blk_features(struct virtio_dev *vdev)

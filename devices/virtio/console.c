@@ -74,15 +74,7 @@ static int console_write_all(struct console_dev *con, struct iovec *iov, int cnt
 			continue;
 		}
 		*done += (size_t)n;
-		while (cnt > 0 && (size_t)n >= iov->iov_len) {
-			n -= (ssize_t)iov->iov_len;
-			iov++;
-			cnt--;
-		}
-		if (cnt > 0) {
-			iov->iov_base = (uint8_t *)iov->iov_base + n;
-			iov->iov_len -= (size_t)n;
-		}
+		vq_iov_advance(&iov, &cnt, (size_t)n);
 	}
 	return 0;
 }

@@ -197,6 +197,26 @@ static void virtio_budgets_check(struct virtio_dev *vdev)
 			virtio_efd_signal(vdev->queues[q].kick_fd);
 }
 
+void virtio_queue_serve(struct virtio_dev *vdev, unsigned int q, virtio_chain_fn handle)
+{
+	struct vq *vq = &vdev->queues[q].vq;
+	struct vq_chain c;
+	int r;
+
+	do {
+		if (virtio_dev_is_broken(vdev))
+			return;
+		vq_disable_notify(vq);
+		while ((r = vq_pop(vq, &c)) > 0)
+			vq_push(vq, &c, handle(vdev, &c));
+		vq_notify(vq);
+		if (r < 0) {
+			virtio_dev_needs_reset(vdev, r);
+			return;
+		}
+	} while (!vq_budget_spent(vq) && !vq_enable_notify(vq));
+}
+
 static void virtio_worker_queue(struct virtio_dev *vdev, unsigned int q)
 {
 	virtio_efd_drain(vdev->queues[q].kick_fd);

@@ -20,7 +20,7 @@ struct rng_dev {
 /* Fill the writable part from the kernel CSPRNG; stop at the first short answer (the pool is
  * not initialised yet, or a signal). Readable segments are a driver bug and are ignored.
  * Returns the bytes written. */
-static uint32_t rng_fill(struct vq_chain *c)
+static uint32_t rng_fill(struct virtio_dev *vdev, struct vq_chain *c)
 {
 	struct iovec iov[VQ_MAX_SEGS];
 	size_t got, done = 0;
@@ -43,22 +43,7 @@ static uint32_t rng_fill(struct vq_chain *c)
 /* Worker thread. */
 static void rng_queue_notify(struct virtio_dev *vdev, unsigned int q)
 {
-	struct vq *vq = &vdev->queues[q].vq;
-	struct vq_chain c;
-	int r;
-
-	do {
-		if (virtio_dev_is_broken(vdev))
-			return;
-		vq_disable_notify(vq);
-		while ((r = vq_pop(vq, &c)) > 0)
-			vq_push(vq, &c, rng_fill(&c));
-		vq_notify(vq);
-		if (r < 0) {
-			virtio_dev_needs_reset(vdev, r);
-			return;
-		}
-	} while (!vq_budget_spent(vq) && !vq_enable_notify(vq));
+	virtio_queue_serve(vdev, q, rng_fill);
 }
 
 static void rng_destroy(struct virtio_dev *vdev)

@@ -130,6 +130,16 @@ void virtio_config_changed(struct virtio_dev *vdev);
 /* Whether the device is in DEVICE_NEEDS_RESET (devices stop processing). */
 bool virtio_dev_is_broken(const struct virtio_dev *vdev);
 
+/*
+ * Worker thread: serve queue q the usual way for devices that answer each chain at once:
+ * pop every chain, push it back with handle()'s used length, interrupt the driver as it asked,
+ * re-enable kicks and re-check for racing requests. A broken ring puts the device into
+ * DEVICE_NEEDS_RESET. Stops early when the queue's per-wake-up budget is spent (the core kicks
+ * the queue again after other events had their turn).
+ */
+typedef uint32_t (*virtio_chain_fn)(struct virtio_dev *vdev, struct vq_chain *c);
+void virtio_queue_serve(struct virtio_dev *vdev, unsigned int q, virtio_chain_fn handle);
+
 /* Fuzzers/tests: run queue_notify for every ready queue once on the calling thread, as if
  * the worker had been kicked (the device must be at DRIVER_OK with the worker not started,
  * see virtio_dev_set_manual()). */

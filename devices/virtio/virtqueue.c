@@ -453,3 +453,16 @@ int vq_chain_push_iov(struct vq_chain *c, size_t len, struct iovec *dst, int max
 	c->pushed += (uint32_t)*got;
 	return k;
 }
+
+void vq_iov_advance(struct iovec **iov, int *cnt, size_t n)
+{
+	while (*cnt > 0 && n >= (*iov)->iov_len) {
+		n -= (*iov)->iov_len;
+		(*iov)++;
+		(*cnt)--;
+	}
+	if (*cnt > 0) {
+		(*iov)->iov_base = (uint8_t *)(*iov)->iov_base + n;
+		(*iov)->iov_len -= n;
+	}
+}

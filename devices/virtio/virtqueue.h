@@ -133,4 +133,8 @@ size_t vq_chain_push_left(const struct vq_chain *c);
 int vq_chain_pull_iov(struct vq_chain *c, size_t len, struct iovec *dst, int max, size_t *got);
 int vq_chain_push_iov(struct vq_chain *c, size_t len, struct iovec *dst, int max, size_t *got);
 
+/* After a short readv/writev of n bytes: drop the iovec entries it consumed and trim the
+ * next one, so the call can be retried with (*iov, *cnt). */
+void vq_iov_advance(struct iovec **iov, int *cnt, size_t n);
+
 #endif /* DEVICES_VIRTIO_VIRTQUEUE_H */
