@@ -144,34 +144,46 @@ static int vm_setup_memory(struct vm *vm, char *err, unsigned int errlen)
 	return 0;
 }
 
-/* Put a virtio device on the next virtio-mmio slot: registers, ioeventfds, irqfd. */
+/*
+ * Put a virtio device on the next virtio-mmio slot: registers, ioeventfds, irqfd. Takes
+ * ownership of vdev: on failure it is destroyed here, on success by vm_destroy().
+ */
 static int vm_add_mmio_device(struct vm *vm, struct virtio_dev *vdev, char *err,
 			      unsigned int errlen)
 {
-	struct vm_mmio_dev *slot;
+	struct vm_mmio_dev *slot = &vm->mmio_devs[vm->n_mmio_devs];
 	struct virtio_mmio *m;
 	int r;
 
-	if (vm->n_mmio_devs == VM_MAX_MMIO_DEVS) {
-		snprintf(err, errlen, "too many devices");
+	if (vm->n_mmio_devs == VM_MAX_MMIO_DEVS ||
+	    arch_virtio_mmio_slot(vm->n_mmio_devs, &slot->base, &slot->size, &slot->gsi) < 0) {
+		snprintf(err, errlen, "%s: no free virtio-mmio slot (too many devices)",
+			 vdev->name);
+		virtio_dev_destroy(vdev);
 		return -ENOSPC;
 	}
-	slot = &vm->mmio_devs[vm->n_mmio_devs];
-	r = arch_virtio_mmio_slot(vm->n_mmio_devs, &slot->base, &slot->size, &slot->gsi);
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		virtio_dev_destroy(vdev);
+		return -ENOMEM;
+	}
+	r = virtio_mmio_init(m, vdev);
 	if (r < 0) {
-		snprintf(err, errlen, "too many devices for the virtio-mmio window");
+		free(m);
+		virtio_dev_destroy(vdev);
+		snprintf(err, errlen, "%s: cannot attach: %s", vdev->name, strerror(-r));
 		return r;
 	}
-	m = calloc(1, sizeof(*m));
-	if (!m)
-		return -ENOMEM;
-	r = virtio_mmio_init(m, vdev);
-	if (r < 0)
-		goto err_free;
+	/* From here on vm_destroy() owns both. */
+	slot->vdev = vdev;
+	vm->n_mmio_devs++;
+
 	r = bus_register(&vm->mmio, slot->base, slot->size, virtio_mmio_read, virtio_mmio_write, m,
 			 vdev->name);
-	if (r < 0)
-		goto err_free;
+	if (r < 0) {
+		snprintf(err, errlen, "%s: cannot map its registers: %s", vdev->name, strerror(-r));
+		return r;
+	}
 	/* Kicks reach the device thread straight from KVM; no exit to this process. */
 	for (unsigned int q = 0; q < vdev->num_queues; q++) {
 		r = vm_ioeventfd_add(vm, slot->base + VIRTIO_MMIO_QUEUE_NOTIFY, 4, q,
@@ -182,17 +194,8 @@ static int vm_add_mmio_device(struct vm *vm, struct virtio_dev *vdev, char *err,
 		}
 	}
 	r = vm_irqfd_add(vm, slot->gsi, vdev->irq_fd);
-	if (r < 0) {
+	if (r < 0)
 		snprintf(err, errlen, "%s: KVM_IRQFD: %s", vdev->name, strerror(-r));
-		return r;
-	}
-	slot->vdev = vdev;
-	vm->n_mmio_devs++;
-	return 0;
-
-err_free:
-	free(m);
-	snprintf(err, errlen, "%s: cannot attach: %s", vdev->name, strerror(-r));
 	return r;
 }
 
