@@ -63,6 +63,7 @@ asan-unit:
 -include tests/guests/guests.mk
 -include images/images.mk
 -include tests/fuzz/fuzz.mk
+-include tests/bench/bench.mk
 
 test: all unit
 

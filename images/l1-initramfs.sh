@@ -6,7 +6,7 @@
 # Not cached: it holds the binary under test, and packing takes a second.
 # The archive is left uncompressed: L1 unpacks it at emulation speed.
 #
-# Usage: images/l1-initramfs.sh OUT.cpio MICROVM|none [CASE...]
+# Usage: [MVREPEAT=N] images/l1-initramfs.sh OUT.cpio MICROVM|none [CASE...]
 . "$(dirname "$0")/lib.sh"
 
 [ $# -ge 2 ] || img_die "usage: $0 OUT.cpio MICROVM|none [CASE...]"
@@ -36,6 +36,7 @@ if [ -d "$IMAGES_ROOT/build/guests" ]; then
 		\( -name '*.elf' -o -name '*.bin' \) -exec cp {} "$root/opt/mv/guests/" \;
 fi
 echo "$*" >"$root/etc/mvcases"
+echo "${MVREPEAT:-1}" >"$root/etc/mvrepeat"
 
 # The binary keeps its own path layout for libraries: copy each file ldd
 # names (and the loader) to the same path in L1, plus libgcc_s.so.1, which

@@ -60,12 +60,34 @@ vm()
 	t=$2
 	shift 2
 	t0=$(uptime_cs)
-	timeout -s KILL "$t" "$MV" "$@" </dev/null >"$W/$n.raw" 2>"$W/$n.err"
+	# busybox timeout execs the program, so $! is microvm itself.
+	timeout -s KILL "$t" "$MV" "$@" </dev/null >"$W/$n.raw" 2>"$W/$n.err" &
+	pid=$!
+	stuck_watch "$n" "$pid" $((t + 15)) &
+	wpid=$!
+	wait "$pid"
 	RC=$?
+	kill "$wpid" 2>/dev/null
 	t1=$(uptime_cs)
 	SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 100 }')
 	tr -d '\r' <"$W/$n.raw" >"$W/$n.out"
 	rm -f "$W/$n.raw"
+}
+
+# stuck_watch NAME PID SECS - a microvm still there SECS seconds after its
+# start outlived SIGKILL: stuck in the L1 kernel (KVM).  Dump where its threads
+# are, once, so a hang is diagnosable from the host's log; the host side's
+# stall watchdog then ends L1.
+stuck_watch()
+{
+	sleep "$3"
+	[ -d /proc/"$2" ] || exit 0
+	echo "  !!! $1: microvm (pid $2) survived SIGKILL; kernel stacks:"
+	for tdir in /proc/"$2"/task/*; do
+		echo "  --- $(cat "$tdir/comm" 2>/dev/null) state $(awk '{ print $3 }' "$tdir/stat")"
+		sed 's/^/  | /' "$tdir/stack" 2>/dev/null
+	done
+	dmesg | tail -n 30 | sed 's/^/  | /'
 }
 
 # Per-case bookkeeping: check NAME PASS|FAIL DETAIL records a sub-result.
@@ -392,18 +414,29 @@ case_tiny_virtio_poll_ro()
 	TINY_AFTER=
 }
 
-[ $# -gt 0 ] || set -- $ALL_CASES
-for c in $ALL_CASES; do
-	for pat in "$@"; do
-		# shellcheck disable=SC2254 # patterns are globs on purpose
-		case $c in $pat)
-			if [ -x "$MV" ]; then
-				"case_$(echo "$c" | tr '-' '_')"
-			else
-				result "$c" FAIL "no microvm binary in the L1 image"
-			fi
-			break
-			;;
-		esac
+# run_selection PATTERN... - every case matching a pattern, in list order.
+run_selection()
+{
+	for c in $ALL_CASES; do
+		for pat in "$@"; do
+			# shellcheck disable=SC2254 # patterns are globs on purpose
+			case $c in $pat)
+				if [ -x "$MV" ]; then
+					"case_$(echo "$c" | tr '-' '_')"
+				else
+					result "$c" FAIL "no microvm binary in the L1 image"
+				fi
+				break
+				;;
+			esac
+		done
 	done
+}
+
+[ $# -gt 0 ] || set -- $ALL_CASES
+# MVREPEAT=N runs the selection N times (to hunt intermittent failures).
+round=0
+while [ $round -lt "${MVREPEAT:-1}" ]; do
+	round=$((round + 1))
+	run_selection "$@"
 done

@@ -4,11 +4,13 @@
 # gets a real /dev/kvm, and microvm boots its guests in L1 (see images/ and
 # tests/integration/l1-tests.sh).  Works where the host has no usable KVM.
 #
-# Usage: tests/integration/run-nested.sh [-v] [PATH/TO/microvm] [CASE-GLOB...]
+# Usage: tests/integration/run-nested.sh [-v] [-r N] [PATH/TO/microvm] [CASE-GLOB...]
 #   microvm: an argument with a '/' in it, else $MICROVM, else ./microvm
 #   CASE-GLOB: select cases by name (linux-1cpu, 'linux-*', errors, tiny-smp...)
 #   -v: also copy L1's whole console to stderr as it arrives
-# Environment: MICROVM, L1_TIMEOUT (seconds, default 900), IMAGES_DIR.
+#   -r N: run the selected cases N times in one L1 boot (flakiness hunting)
+# Environment: MICROVM, IMAGES_DIR, L1_TIMEOUT (s, default 900), L1_STALL
+# (s of console silence that count as a hang, default 240).
 # Prints every RESULT line, then "N passed, N failed".  Exit status 1 when a
 # check failed, none ran, or L1 did not finish.  The console log is kept in
 # build/integration/l1-console.log.
@@ -16,18 +18,24 @@ set -eu
 cd "$(dirname "$0")/../.."
 
 verbose=0
+repeat=1
 mv_bin=${MICROVM:-./microvm}
 cases=()
-for a in "$@"; do
-	case $a in
+while [ $# -gt 0 ]; do
+	case $1 in
 	-v) verbose=1 ;;
+	-r)
+		repeat=${2:?-r needs a count}
+		shift
+		;;
 	-h | --help)
 		sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'
 		exit 0
 		;;
-	*/*) mv_bin=$a ;;
-	*) cases+=("$a") ;;
+	*/*) mv_bin=$1 ;;
+	*) cases+=("$1") ;;
 	esac
+	shift
 done
 # MICROVM=none boots L1 without a binary: a check of the harness itself.
 if [ "$mv_bin" != none ] && [ ! -x "$mv_bin" ]; then
@@ -60,6 +68,26 @@ elapsed()
 report()
 {
 	echo "RESULT $*" | tee -a "$results"
+}
+
+# stall_watch PID - stop QEMU when L1's console stays silent for L1_STALL
+# seconds: every case in L1 has its own timeout and reports within ~140 s, so
+# silence means L1 itself hung; no need to wait for the global timeout.
+stall_watch()
+{
+	local size=-1 now last=$SECONDS
+	while kill -0 "$1" 2>/dev/null; do
+		sleep 5
+		now=$(stat -c %s "$log" 2>/dev/null || echo 0)
+		if [ "$now" != "$size" ]; then
+			size=$now
+			last=$SECONDS
+		elif [ $((SECONDS - last)) -ge "${L1_STALL:-240}" ]; then
+			touch "$out/stalled"
+			kill "$1"
+			return
+		fi
+	done
 }
 
 # summary - the closing line and exit status; SKIP counts as neither.
@@ -107,35 +135,40 @@ if [ ${#cases[@]} -gt 0 ] && [ ${#l1_cases[@]} -eq 0 ]; then
 	summary
 fi
 
-images/l1-initramfs.sh "$out/l1.cpio" "$mv_bin" "${l1_cases[@]}" >/dev/null
+MVREPEAT=$repeat images/l1-initramfs.sh "$out/l1.cpio" "$mv_bin" "${l1_cases[@]}" >/dev/null
 
 echo "run-nested: booting L1 ($(cat "$l1k/version")), console in $log" >&2
+rm -f "$out/stalled"
 t0=$EPOCHREALTIME
-# Stream the console: keep a log, print RESULT lines as they come and note
-# when L1 reached /init and finished (host wall clock).
 set +e
 timeout "${L1_TIMEOUT:-900}" qemu-system-x86_64 -accel tcg,thread=multi -cpu EPYC -smp 2 -m 3G \
 	-nographic -no-reboot -kernel "$l1k/vmlinuz" -initrd "$out/l1.cpio" \
-	-append "console=ttyS0 panic=-1 quiet" </dev/null 2>&1 | tee "$log" | {
-	while IFS= read -r line; do
-		line=${line%$'\r'}
-		case $line in
-		"RESULT "*) printf '%s\n' "$line" | tee -a "$results" ;;
-		# l1-tests.sh indents what a failed case printed: always show it.
-		"  "*) printf '%s\n' "$line" >&2 ;;
-		*) [ $verbose = 0 ] || printf '%s\n' "$line" >&2 ;;
-		esac
-		# SeaBIOS's screen-clearing escapes may precede the first line.
-		case $line in
-		*L1-INIT*) echo "run-nested: L1 /init after $(elapsed "$t0") s" >&2 ;;
-		L1-DONE*) echo "run-nested: L1 done after $(elapsed "$t0") s" >&2 ;;
-		esac
-	done
-}
-qemu_rc=${PIPESTATUS[0]}
+	-append "console=ttyS0 panic=-1 quiet" </dev/null >"$log" 2>&1 &
+qpid=$!
+stall_watch "$qpid" &
+# Follow the console: print RESULT lines as they come and note when L1
+# reached /init and finished (host wall clock).
+tail -n +1 -f --pid="$qpid" "$log" | while IFS= read -r line; do
+	line=${line%$'\r'}
+	case $line in
+	"RESULT "*) printf '%s\n' "$line" | tee -a "$results" ;;
+	# l1-tests.sh indents what a failed case printed: always show it.
+	"  "*) printf '%s\n' "$line" >&2 ;;
+	*) [ $verbose = 0 ] || printf '%s\n' "$line" >&2 ;;
+	esac
+	# SeaBIOS's screen-clearing escapes may precede the first line.
+	case $line in
+	*L1-INIT*) echo "run-nested: L1 /init after $(elapsed "$t0") s" >&2 ;;
+	L1-DONE*) echo "run-nested: L1 done after $(elapsed "$t0") s" >&2 ;;
+	esac
+done
+wait "$qpid"
+qemu_rc=$?
 set -e
 
-if ! grep -q '^L1-DONE' "$log"; then
+if [ -e "$out/stalled" ]; then
+	report l1-finished FAIL "L1 console silent for ${L1_STALL:-240} s, killed; see $log"
+elif ! grep -q '^L1-DONE' "$log"; then
 	report l1-finished FAIL "L1 did not finish (qemu rc=$qemu_rc); see $log"
 fi
 summary
