@@ -65,7 +65,20 @@ asan-unit:
 -include tests/fuzz/fuzz.mk
 -include tests/bench/bench.mk
 
-test: all unit
+# The README's two commands. Each first installs what is missing (Debian, as root), then
+# re-enters make so that pkg-config sees the freshly installed libraries.
+.PHONY: deps run
+deps:
+	$(Q)tests/install-deps.sh
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all guests
+	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory integration
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory all images
+	$(Q)images/run-demo.sh
 
 clean:
 	rm -rf build microvm microvm-asan
