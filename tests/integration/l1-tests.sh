@@ -23,7 +23,7 @@ DISK_MB=4
 VM_TIMEOUT=${VM_TIMEOUT:-120}
 
 ALL_CASES="linux-1cpu linux-2cpu linux-pvh linux-virtio-console linux-poweroff
-	linux-panic errors tiny-hello-pvh tiny-hello-bzimage tiny-triple-fault
+	linux-sigterm linux-panic errors tiny-hello-pvh tiny-hello-bzimage tiny-triple-fault
 	tiny-smp tiny-smp-cmdline tiny-virtio-poll tiny-virtio-poll-ro"
 
 mkdir -p $W
@@ -258,6 +258,38 @@ case_linux_poweroff()
 # The guest panics (sysrq c); pvpanic must turn that into exit status 1 and a
 # one-line reason.  panic=1 in the cmdline: without pvpanic the guest would
 # reboot and microvm would wrongly exit 0.
+# SIGTERM stops a running guest cleanly: exit status 0, within seconds.
+case_linux_sigterm()
+{
+	case_begin linux-sigterm
+	"$MV" --kernel $L2/bzImage --initrd $L2/initramfs.cpio.gz \
+		--cmdline "$BASE_CMDLINE mvtest=cpus expect_cpus=1 mvend=none" \
+		</dev/null >"$W/$CASE.out" 2>"$W/$CASE.err" &
+	pid=$!
+	i=0
+	while [ $i -lt 900 ] && ! grep -q '^MVTEST END' "$W/$CASE.out"; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	grep -q '^MVTEST END' "$W/$CASE.out" && check guest-up PASS ||
+		check guest-up FAIL "guest never finished its checks"
+	kill -TERM $pid
+	i=0
+	while kill -0 $pid 2>/dev/null && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if kill -0 $pid 2>/dev/null; then
+		kill -KILL $pid
+		check stopped FAIL "still running 10 s after SIGTERM"
+	else
+		wait $pid
+		RC=$?
+		check_rc 0
+	fi
+	case_end
+}
+
 case_linux_panic()
 {
 	case_begin linux-panic
@@ -304,10 +336,29 @@ case_errors()
 	err_case bad-console --kernel $k --console bogus
 	err_case unknown-option --kernel $k --bogus
 	err_case no-kernel --mem 256M
+	# Kernel and initrd together do not fit in RAM.
+	dd if=/dev/zero of=$W/big-initrd.img bs=1M count=16 2>/dev/null
+	err_case mem-kernel-initrd --kernel $k --initrd $W/big-initrd.img --mem 12M
 	# No /dev/kvm: hide the node for one run.
 	mv /dev/kvm /dev/kvm.hidden
 	err_case no-kvm --kernel $k --initrd $L2/initramfs.cpio.gz
 	mv /dev/kvm.hidden /dev/kvm
+	# /dev/kvm without permission: an unprivileged user and a root-only node.
+	grep -q '^nobody:' /etc/passwd 2>/dev/null ||
+		echo 'nobody:x:65534:65534:nobody:/:/bin/sh' >>/etc/passwd
+	grep -q '^nogroup:' /etc/group 2>/dev/null || echo 'nogroup:x:65534:' >>/etc/group
+	chmod 600 /dev/kvm
+	timeout -s KILL 30 su -s /bin/sh nobody -c "$MV --kernel $k" </dev/null \
+		>$W/errors-kvm-perm.out 2>$W/errors-kvm-perm.err
+	RC=$?
+	chmod 666 /dev/kvm
+	first=$(head -n1 $W/errors-kvm-perm.err)
+	if [ "$RC" = 1 ] && [ "$(wc -l <$W/errors-kvm-perm.err)" = 1 ] &&
+		echo "$first" | grep -q 'permission'; then
+		check kvm-permission PASS "$first"
+	else
+		check kvm-permission FAIL "rc=$RC: $first"
+	fi
 	case_end
 }
 
