@@ -65,6 +65,9 @@ int gmem_init(struct guest_mem *gm, const struct gmem_region *layout, unsigned i
 	gm->map_size = total;
 	/* Guest RAM never belongs in a core dump of the VMM. */
 	madvise(gm->map, total, MADV_DONTDUMP);
+	/* Huge pages shorten the guest's page walks and KVM's faults; shmem only uses them when
+	 * the host allows (shmem_enabled = advise or always), else this is a no-op. */
+	madvise(gm->map, total, MADV_HUGEPAGE);
 	for (unsigned int i = 0; i < n; i++) {
 		r = gmem_add_region(gm, layout[i].gpa, gm->map + off, layout[i].size);
 		if (r < 0)

@@ -4,6 +4,8 @@
 # images/l1-init runs it with the words of /etc/mvcases as arguments:
 #     n=RUNS        measured runs per VMM and case (default 10)
 #     cases=a,b     tiny, linux (default both); diag (see diag())
+# and, from L1's kernel command line, mvbench_from=K: measured runs start at
+# K (run-bench.sh's restart after L1 froze).
 # Both VMMs run in this one L1 boot, interleaved (run i: microvm then QEMU for
 # odd i, QEMU then microvm for even i), after one warm-up pair (run=0, which
 # the host side drops: it pays for the first page faults on the binaries).
@@ -22,6 +24,12 @@ W=/tmp/bench
 
 N=10
 CASES="tiny linux"
+# run-bench.sh restarts a frozen L1 with mvbench_from=K on its command line.
+FROM=1
+# shellcheck disable=SC2013 # words, not lines
+for w in $(cat /proc/cmdline); do
+	case $w in mvbench_from=*) FROM=${w#*=} ;; esac
+done
 for a in "$@"; do
 	case $a in
 	n=*) N=${a#n=} ;;
@@ -144,14 +152,14 @@ watchdog()
 		echo "BENCH-ALIVE up=$now running $vmm $c run $i for $((now - t0)) s"
 		[ $((now - t0)) -gt $((t + 30)) ] || continue
 		for d in /proc/[0-9]*; do
-			case $(cat $d/comm 2>/dev/null) in
+			case $(cat "$d/comm" 2>/dev/null) in
 			microvm | qemu-system-x86 | launch_probe) ;;
 			*) continue ;;
 			esac
-			echo "  stuck: pid ${d#/proc/} $(cat $d/comm) state $(sed -n 's/^State:\t//p' $d/status)"
-			for tk in $d/task/*; do
-				echo "  | task ${tk##*/} $(cat $tk/comm) wchan=$(cat $tk/wchan 2>/dev/null)"
-				sed 's/^/  |   /' $tk/stack 2>/dev/null
+			echo "  stuck: pid ${d#/proc/} $(cat "$d/comm") $(grep '^State:' "$d/status")"
+			for tk in "$d"/task/*; do
+				echo "  | task ${tk##*/} $(cat "$tk/comm") wchan=$(cat "$tk/wchan" 2>/dev/null)"
+				sed 's/^/  |   /' "$tk/stack" 2>/dev/null
 			done
 		done
 	done
@@ -168,8 +176,19 @@ diag_run()
 	# shellcheck disable=SC2046
 	set -- $("cmd_${1}_$2")
 	IFS=$old_ifs
+	# Huge pages in use mid-run: QEMU backs guest RAM with THP (anonymous
+	# memory + MADV_HUGEPAGE), which saves nested page faults.
+	(
+		for s in 1 2 3; do
+			sleep 1
+			echo "DIAG $vmm $c $s s in: $(grep -E '^(AnonHugePages|ShmemHugePages):' \
+				/proc/meminfo | tr -s ' \n' ' ')"
+		done
+	) &
+	sampler=$!
 	r=$(MICROVM_LOG=debug PROBE_STAMP=1 PROBE_OUTPUT="$W/diag.out" "$PROBE" "$marker" 60 -- \
 		sh -c 'exec "$@" 2>&1' sh "$@" </dev/null)
+	wait $sampler
 	echo "DIAG $vmm $c probe: $r"
 	tr -d '\r' <"$W/diag.out" | sed "s/^/DIAG $vmm $c /"
 }
@@ -181,6 +200,9 @@ diag()
 {
 	saved=$LINUX_CMDLINE
 	LINUX_CMDLINE="console=ttyS0 reboot=k panic=1 printk.time=1 mvtest=cpus expect_cpus=1 mvend=poweroff"
+	for f in enabled shmem_enabled defrag; do
+		echo "DIAG L1 THP $f: $(cat /sys/kernel/mm/transparent_hugepage/$f 2>/dev/null)"
+	done
 	if [ -x /usr/bin/strace ]; then
 		old_ifs=$IFS
 		IFS='
@@ -203,12 +225,13 @@ for d in microvm qemu; do
 	dd if=/dev/zero of=$W/disk-$d.img bs=1M count=4 2>/dev/null
 done
 [ -x "$QEMU" ] || echo "BENCH-ERROR no QEMU in L1"
-echo "BENCH-START n=$N cases=$(echo $CASES | tr ' ' ,) up=$(cut -d' ' -f1 /proc/uptime)"
+echo "BENCH-START n=$N from=$FROM cases=$(echo "$CASES" | tr ' ' ,) up=$(cut -d' ' -f1 /proc/uptime)"
 watchdog &
 wd=$!
-case " $CASES " in *" diag "*) diag ;; esac
+[ "$FROM" -gt 1 ] || case " $CASES " in *" diag "*) diag ;; esac
 i=0
 while [ "$i" -le "$N" ]; do
+	[ "$i" = 0 ] || [ "$i" -ge "$FROM" ] || i=$FROM
 	for c in $CASES; do
 		[ "$c" != diag ] || continue
 		if [ $((i % 2)) = 1 ]; then

@@ -63,10 +63,12 @@ vm()
 	# busybox timeout execs the program, so $! is microvm itself.
 	timeout -s KILL "$t" "$MV" "$@" </dev/null >"$W/$n.raw" 2>"$W/$n.err" &
 	pid=$!
+	STUCK=
 	stuck_watch "$n" "$pid" $((t + 15)) &
 	wpid=$!
 	wait "$pid"
 	RC=$?
+	[ -z "$STUCK" ] || RC=stuck
 	kill "$wpid" 2>/dev/null
 	t1=$(uptime_cs)
 	SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 100 }')
@@ -76,8 +78,9 @@ vm()
 
 # stuck_watch NAME PID SECS - a microvm still there SECS seconds after its
 # start outlived SIGKILL: stuck in the L1 kernel (KVM).  Dump where its threads
-# are, once, so a hang is diagnosable from the host's log; the host side's
-# stall watchdog then ends L1.
+# are, so the hang is diagnosable from the host's log, then interrupt the
+# test shell's wait (USR1) so the remaining cases still run.
+trap 'STUCK=1' USR1
 stuck_watch()
 {
 	sleep "$3"
@@ -87,7 +90,12 @@ stuck_watch()
 		echo "  --- $(cat "$tdir/comm" 2>/dev/null) state $(awk '{ print $3 }' "$tdir/stat")"
 		sed 's/^/  | /' "$tdir/stack" 2>/dev/null
 	done
-	dmesg | tail -n 30 | sed 's/^/  | /'
+	# A thread spinning in the kernel has no /proc stack: ask every CPU for
+	# a backtrace, and show the kernel's own lockup reports.
+	{ echo l >/proc/sysrq-trigger; } 2>/dev/null
+	sleep 2
+	dmesg | grep -v -e '^\[ *[0-9.]*\] *? ' | tail -n 80 | sed 's/^/  | /'
+	kill -USR1 $$
 }
 
 # Per-case bookkeeping: check NAME PASS|FAIL DETAIL records a sub-result.
@@ -119,7 +127,9 @@ case_end()
 check_rc()
 {
 	want=$1
-	if [ "$RC" = 137 ]; then
+	if [ "$RC" = stuck ]; then
+		check exit FAIL "microvm survived SIGKILL: stuck in L1's KVM (stacks above)"
+	elif [ "$RC" = 137 ]; then
 		check exit FAIL "killed after ${SECS}s timeout"
 	elif [ "$RC" = "$want" ]; then
 		check exit PASS "rc=$RC"

@@ -10,7 +10,7 @@
 #   -v: also copy L1's whole console to stderr as it arrives
 #   -r N: run the selected cases N times in one L1 boot (flakiness hunting)
 # Environment: MICROVM, IMAGES_DIR, L1_TIMEOUT (s, default 900), L1_STALL
-# (s of console silence that count as a hang, default 240).
+# (s without a new RESULT line that count as a hang, default 240).
 # Prints every RESULT line, then "N passed, N failed".  Exit status 1 when a
 # check failed, none ran, or L1 did not finish.  The console log is kept in
 # build/integration/l1-console.log.
@@ -45,6 +45,9 @@ fi
 
 out=build/integration
 mkdir -p "$out"
+# One run at a time per work tree: they share the log and the L1 image.
+exec 8>"$out/.lock"
+flock -n 8 || { echo "run-nested: waiting for another run in this tree" >&2; flock 8; }
 log=$out/l1-console.log
 results=$out/results.txt
 : >"$results"
@@ -70,15 +73,16 @@ report()
 	echo "RESULT $*" | tee -a "$results"
 }
 
-# stall_watch PID - stop QEMU when L1's console stays silent for L1_STALL
-# seconds: every case in L1 has its own timeout and reports within ~140 s, so
-# silence means L1 itself hung; no need to wait for the global timeout.
+# stall_watch PID - stop QEMU when no RESULT line came for L1_STALL seconds:
+# every case in L1 has its own timeout and reports within ~140 s, so a longer
+# pause means L1 itself hung (its kernel may still print lockup warnings); no
+# need to wait for the global timeout.
 stall_watch()
 {
 	local size=-1 now last=$SECONDS
 	while kill -0 "$1" 2>/dev/null; do
 		sleep 5
-		now=$(stat -c %s "$log" 2>/dev/null || echo 0)
+		now=$(stat -c %s "$results" 2>/dev/null || echo 0)
 		if [ "$now" != "$size" ]; then
 			size=$now
 			last=$SECONDS
@@ -167,7 +171,7 @@ qemu_rc=$?
 set -e
 
 if [ -e "$out/stalled" ]; then
-	report l1-finished FAIL "L1 console silent for ${L1_STALL:-240} s, killed; see $log"
+	report l1-finished FAIL "no result for ${L1_STALL:-240} s, L1 killed; see $log"
 elif ! grep -q '^L1-DONE' "$log"; then
 	report l1-finished FAIL "L1 did not finish (qemu rc=$qemu_rc); see $log"
 fi
