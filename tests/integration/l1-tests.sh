@@ -347,8 +347,9 @@ case_errors()
 	err_case unknown-option --kernel $k --bogus
 	err_case no-kernel --mem 256M
 	# Kernel and initrd together do not fit in RAM.
-	dd if=/dev/zero of=$W/big-initrd.img bs=1M count=16 2>/dev/null
-	err_case mem-kernel-initrd --kernel $k --initrd $W/big-initrd.img --mem 12M
+	dd if=/dev/zero of=$W/big-initrd.img bs=1M count=48 2>/dev/null
+	err_case mem-kernel-only --kernel $k --mem 12M
+	err_case mem-kernel-initrd --kernel $k --initrd $W/big-initrd.img --mem 64M
 	# No /dev/kvm: hide the node for one run.
 	mv /dev/kvm /dev/kvm.hidden
 	err_case no-kvm --kernel $k --initrd $L2/initramfs.cpio.gz

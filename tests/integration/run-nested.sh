@@ -170,6 +170,12 @@ wait "$qpid"
 qemu_rc=$?
 set -e
 
+# A failed run's console is worth keeping: the next run overwrites the log.
+if grep -q '^RESULT [^ ]* FAIL' "$results" || [ -e "$out/stalled" ] || ! grep -q '^L1-DONE' "$log"; then
+	keep=$out/l1-console-failed-$(date +%Y%m%d-%H%M%S).log
+	cp "$log" "$keep"
+	echo "run-nested: console of this failed run kept in $keep" >&2
+fi
 if [ -e "$out/stalled" ]; then
 	report l1-finished FAIL "no result for ${L1_STALL:-240} s, L1 killed; see $log"
 elif ! grep -q '^L1-DONE' "$log"; then
