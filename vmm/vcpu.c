@@ -170,6 +170,13 @@ static void *vcpu_thread(void *arg)
 		}
 		if (!vcpu_handle_exit(vcpu))
 			break;
+		/*
+		 * Once the guest asked to stop (poweroff, reset, panic) it must not run on: after
+		 * its S5 or reset write Linux spins with interrupts off waiting for the power to go,
+		 * which only burns a CPU until the main thread gets to kick us.
+		 */
+		if (__atomic_load_n(&vm->exit_kind, __ATOMIC_ACQUIRE) != VM_EXIT_NONE)
+			break;
 	}
 	return NULL;
 }

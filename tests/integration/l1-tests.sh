@@ -272,6 +272,8 @@ case_linux_poweroff()
 case_linux_sigterm()
 {
 	case_begin linux-sigterm
+	# The wait below reads this file: no stale copy from an earlier round (-r N).
+	rm -f "$W/$CASE.out"
 	"$MV" --kernel $L2/bzImage --initrd $L2/initramfs.cpio.gz \
 		--cmdline "$BASE_CMDLINE mvtest=cpus expect_cpus=1 mvend=none" \
 		</dev/null >"$W/$CASE.out" 2>"$W/$CASE.err" &

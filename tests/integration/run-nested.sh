@@ -10,7 +10,8 @@
 #   -v: also copy L1's whole console to stderr as it arrives
 #   -r N: run the selected cases N times in one L1 boot (flakiness hunting)
 # Environment: MICROVM, IMAGES_DIR, L1_TIMEOUT (s, default 900), L1_STALL
-# (s without a new RESULT line that count as a hang, default 240).
+# (s without a new RESULT line that count as a hang, default 240), L1_ACCEL
+# (QEMU -accel for L1, default tcg,thread=multi).
 # Prints every RESULT line, then "N passed, N failed".  Exit status 1 when a
 # check failed, none ran, or L1 did not finish.  The console log is kept in
 # build/integration/l1-console.log.
@@ -145,7 +146,7 @@ echo "run-nested: booting L1 ($(cat "$l1k/version")), console in $log" >&2
 rm -f "$out/stalled"
 t0=$EPOCHREALTIME
 set +e
-timeout "${L1_TIMEOUT:-900}" qemu-system-x86_64 -accel tcg,thread=multi -cpu EPYC -smp 2 -m 3G \
+timeout "${L1_TIMEOUT:-900}" qemu-system-x86_64 -accel "${L1_ACCEL:-tcg,thread=multi}" -cpu EPYC -smp 2 -m 3G \
 	-nographic -no-reboot -kernel "$l1k/vmlinuz" -initrd "$out/l1.cpio" \
 	-append "console=ttyS0 panic=-1 quiet" </dev/null >"$log" 2>&1 &
 qpid=$!
