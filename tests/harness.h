@@ -23,8 +23,8 @@ void test_register(struct test_case *tc);
 
 #define TEST(name)                                                                                 \
 	static void test_fn_##name(void);                                                          \
-	static struct test_case test_case_##name = { #name, __FILE__, test_fn_##name, NULL };      \
-	__attribute__((constructor)) static void test_reg_##name(void)                            \
+	static struct test_case test_case_##name = {#name, __FILE__, test_fn_##name, NULL};        \
+	__attribute__((constructor)) static void test_reg_##name(void)                             \
 	{                                                                                          \
 		test_register(&test_case_##name);                                                  \
 	}                                                                                          \

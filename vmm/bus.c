@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
-int bus_register(struct bus *bus, uint64_t base, uint64_t len, bus_read_fn read,
-		 bus_write_fn write, void *opaque, const char *name)
+int bus_register(struct bus *bus, uint64_t base, uint64_t len, bus_read_fn read, bus_write_fn write,
+		 void *opaque, const char *name)
 {
 	unsigned int i;
 	uint64_t end;
@@ -23,7 +23,7 @@ int bus_register(struct bus *bus, uint64_t base, uint64_t len, bus_read_fn read,
 	/* Keep the table sorted so dispatch can binary-search it. */
 	for (i = bus->n; i > 0 && bus->ranges[i - 1].base > base; i--)
 		bus->ranges[i] = bus->ranges[i - 1];
-	bus->ranges[i] = (struct bus_range){ base, len, read, write, opaque, name };
+	bus->ranges[i] = (struct bus_range){base, len, read, write, opaque, name};
 	bus->n++;
 	return 0;
 }

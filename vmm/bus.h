@@ -27,8 +27,8 @@ struct bus {
 };
 
 /* Main thread, before vCPUs run. -EEXIST on overlap, -ENOSPC when full, -EINVAL for len 0. */
-int bus_register(struct bus *bus, uint64_t base, uint64_t len, bus_read_fn read,
-		 bus_write_fn write, void *opaque, const char *name);
+int bus_register(struct bus *bus, uint64_t base, uint64_t len, bus_read_fn read, bus_write_fn write,
+		 void *opaque, const char *name);
 
 /*
  * Route one guest access. Returns false when no range covers [addr, addr + len); then reads

@@ -20,7 +20,7 @@ const char cli_usage[] =
 	"  --kernel PATH          guest kernel: bzImage, or ELF vmlinux with a PVH entry note\n"
 	"  --initrd PATH          initial ramdisk\n"
 	"  --cmdline STR          kernel command line (default: console=ttyS0 reboot=k panic=1,\n"
-	"                         console=hvc0 with --console virtio); device entries are appended\n"
+	"                         console=hvc0 with --console virtio); devices are appended\n"
 	"  --cpus N               number of vCPUs (default 1)\n"
 	"  --mem SIZE             guest RAM, e.g. 512M or 2G (default 256M)\n"
 	"  --disk path=FILE[,ro]  a virtio-blk disk backed by a raw FILE; repeat for more;\n"
@@ -121,21 +121,29 @@ static int cli_parse_disk(char *arg, struct disk_config *d, char *err, size_t er
 	return 0;
 }
 
-enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEM, OPT_DISK, OPT_RNG,
-       OPT_CONSOLE };
+enum {
+	OPT_KERNEL = 256,
+	OPT_INITRD,
+	OPT_CMDLINE,
+	OPT_CPUS,
+	OPT_MEM,
+	OPT_DISK,
+	OPT_RNG,
+	OPT_CONSOLE
+};
 
 static const struct option cli_options[] = {
-	{ "kernel", required_argument, NULL, OPT_KERNEL },
-	{ "initrd", required_argument, NULL, OPT_INITRD },
-	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
-	{ "cpus", required_argument, NULL, OPT_CPUS },
-	{ "mem", required_argument, NULL, OPT_MEM },
-	{ "disk", required_argument, NULL, OPT_DISK },
-	{ "rng", no_argument, NULL, OPT_RNG },
-	{ "console", required_argument, NULL, OPT_CONSOLE },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
+	{"kernel", required_argument, NULL, OPT_KERNEL},
+	{"initrd", required_argument, NULL, OPT_INITRD},
+	{"cmdline", required_argument, NULL, OPT_CMDLINE},
+	{"cpus", required_argument, NULL, OPT_CPUS},
+	{"mem", required_argument, NULL, OPT_MEM},
+	{"disk", required_argument, NULL, OPT_DISK},
+	{"rng", no_argument, NULL, OPT_RNG},
+	{"console", required_argument, NULL, OPT_CONSOLE},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
 };
 
 static int cli_parse_option(int opt, char *arg, struct vm_config *cfg, char *err, size_t errlen)
@@ -152,13 +160,15 @@ static int cli_parse_option(int opt, char *arg, struct vm_config *cfg, char *err
 		return 0;
 	case OPT_CPUS:
 		if (cli_parse_uint(arg, &cfg->cpus) < 0 || cfg->cpus == 0) {
-			snprintf(err, errlen, "--cpus must be a number of at least 1, not '%s'", arg);
+			snprintf(err, errlen, "--cpus must be a number of at least 1, not '%s'",
+				 arg);
 			return -EINVAL;
 		}
 		return 0;
 	case OPT_MEM:
 		if (cli_parse_size(arg, &cfg->mem_size) < 0) {
-			snprintf(err, errlen, "--mem: cannot parse size '%s' (try 512M or 2G)", arg);
+			snprintf(err, errlen, "--mem: cannot parse size '%s' (try 512M or 2G)",
+				 arg);
 			return -EINVAL;
 		}
 		return 0;

@@ -31,7 +31,7 @@ int gmem_add_region(struct guest_mem *gm, uint64_t gpa, void *hva, uint64_t size
 		return -EINVAL;
 	if (gm->n_regions == GMEM_MAX_REGIONS)
 		return -ENOSPC;
-	gm->regions[gm->n_regions++] = (struct gmem_region){ .gpa = gpa, .size = size, .hva = hva };
+	gm->regions[gm->n_regions++] = (struct gmem_region){.gpa = gpa, .size = size, .hva = hva};
 	return 0;
 }
 
@@ -55,8 +55,8 @@ int gmem_init(struct guest_mem *gm, const struct gmem_region *layout, unsigned i
 		r = -errno;
 		goto err_close;
 	}
-	gm->map = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, gm->memfd,
-		       0);
+	gm->map =
+		mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, gm->memfd, 0);
 	if (gm->map == MAP_FAILED) {
 		r = -errno;
 		gm->map = NULL;

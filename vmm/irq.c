@@ -8,7 +8,7 @@
 
 int vm_irq_line(struct vm *vm, uint32_t gsi, bool level)
 {
-	struct kvm_irq_level irq = { .irq = gsi, .level = level };
+	struct kvm_irq_level irq = {.irq = gsi, .level = level};
 
 	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
 		return -errno;
@@ -17,7 +17,7 @@ int vm_irq_line(struct vm *vm, uint32_t gsi, bool level)
 
 int vm_irqfd_add(struct vm *vm, uint32_t gsi, int efd)
 {
-	struct kvm_irqfd irqfd = { .fd = (uint32_t)efd, .gsi = gsi };
+	struct kvm_irqfd irqfd = {.fd = (uint32_t)efd, .gsi = gsi};
 
 	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
 		return -errno;

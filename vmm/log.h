@@ -15,9 +15,9 @@ void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(pri
 /* Like log_msg, but at most a few lines per second per call site (guest-triggerable paths). */
 bool log_ratelimit_ok(long *last_sec, int *count);
 
-#define log_err(...) log_msg(LOG_ERR, __VA_ARGS__)
-#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
-#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_err(...)   log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 
 #define log_warn_ratelimited(...)                                                                  \

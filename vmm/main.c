@@ -18,7 +18,7 @@
 
 static void main_set_log_level(void)
 {
-	static const char *const names[] = { "error", "warn", "info", "debug" };
+	static const char *const names[] = {"error", "warn", "info", "debug"};
 	const char *env = getenv("MICROVM_LOG");
 
 	for (unsigned int i = 0; env && i < sizeof(names) / sizeof(names[0]); i++)

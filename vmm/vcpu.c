@@ -23,7 +23,7 @@ static void vcpu_kick_handler(int sig)
 
 int vcpu_init_kick_signal(void)
 {
-	struct sigaction sa = { .sa_handler = vcpu_kick_handler };
+	struct sigaction sa = {.sa_handler = vcpu_kick_handler};
 
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0)
@@ -172,8 +172,8 @@ static void *vcpu_thread(void *arg)
 			break;
 		/*
 		 * Once the guest asked to stop (poweroff, reset, panic) it must not run on: after
-		 * its S5 or reset write Linux spins with interrupts off waiting for the power to go,
-		 * which only burns a CPU until the main thread gets to kick us.
+		 * its S5 or reset write Linux spins with interrupts off waiting for the power to
+		 * go, which only burns a CPU until the main thread gets to kick us.
 		 */
 		if (__atomic_load_n(&vm->exit_kind, __ATOMIC_ACQUIRE) != VM_EXIT_NONE)
 			break;

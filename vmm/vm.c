@@ -52,7 +52,8 @@ static int vm_open_kvm(struct vm *vm, char *err, unsigned int errlen)
 		int r = -errno;
 
 		if (r == -ENOENT)
-			snprintf(err, errlen, "%s does not exist: KVM is not available on this host",
+			snprintf(err, errlen,
+				 "%s does not exist: KVM is not available on this host",
 				 KVM_DEVICE);
 		else if (r == -EACCES || r == -EPERM)
 			snprintf(err, errlen, "no permission to open %s (join the kvm group?)",

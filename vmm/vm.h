@@ -47,7 +47,7 @@ struct vm {
 	unsigned int n_mmio_devs;
 	struct arch_vm *arch;
 	int console_in_fd, console_feed_fd; /* stdin forwarded to the virtio console */
-	int exit_efd; /* signalled by vm_request_exit() */
+	int exit_efd;			    /* signalled by vm_request_exit() */
 	int exit_kind;
 	int exit_status;
 	char exit_reason[160];

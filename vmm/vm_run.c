@@ -28,7 +28,7 @@ struct vm_input {
 
 static int vm_epoll_mod(int epfd, int op, int fd, uint32_t events)
 {
-	struct epoll_event ev = { .events = events, .data.fd = fd };
+	struct epoll_event ev = {.events = events, .data.fd = fd};
 
 	return epoll_ctl(epfd, op, fd, &ev);
 }
@@ -109,7 +109,7 @@ static int vm_setup_loop(struct vm *vm, struct vm_input *in, int *sfd_out)
 
 int vm_run(struct vm *vm)
 {
-	struct vm_input in = { .len = 0 };
+	struct vm_input in = {.len = 0};
 	struct epoll_event evs[4];
 	int epfd, sfd, r;
 
@@ -140,8 +140,8 @@ int vm_run(struct vm *vm)
 				struct signalfd_siginfo si;
 
 				if (read(sfd, &si, sizeof(si)) == sizeof(si))
-					vm_request_exit(vm, VM_EXIT_SIGNAL, 0, "stopped by signal %u",
-							si.ssi_signo);
+					vm_request_exit(vm, VM_EXIT_SIGNAL, 0,
+							"stopped by signal %u", si.ssi_signo);
 			} else if (fd == STDIN_FILENO) {
 				vm_input_read(vm, &in, epfd);
 			} else if (fd == vm->console_feed_fd && vm_input_flush(vm, &in)) {

@@ -82,8 +82,9 @@ void vq_reset(struct vq *vq);
  *
  * Also returns 0 once `size` chains were popped since the last vq_refill_budget(): a guest
  * on another vCPU can re-post every chain as soon as it is used, so the ring never runs
- * empty, and without a bound the worker would never get back to its kill eventfd. The core refills the budget before
- * each device callback and re-kicks a queue whose budget ran out, so devices need not care.
+ * empty, and without a bound the worker would never get back to its kill eventfd. The core refills
+ * the budget before each device callback and re-kicks a queue whose budget ran out, so devices need
+ * not care.
  */
 int vq_pop(struct vq *vq, struct vq_chain *c);
 

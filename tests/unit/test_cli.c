@@ -47,9 +47,15 @@ TEST(cli_sizes)
 
 TEST(cli_full_line)
 {
-	const char *args[] = { "--kernel", "bz", "--initrd", "rd", "--cmdline", "quiet",
-			       "--cpus", "2", "--mem", "1G", "--disk", "path=a.img",
-			       "--disk", "path=b.img,ro", "--rng", "--console", "virtio", NULL };
+	const char *args[] = {"--kernel",  "bz",
+			      "--initrd",  "rd",
+			      "--cmdline", "quiet",
+			      "--cpus",	   "2",
+			      "--mem",	   "1G",
+			      "--disk",	   "path=a.img",
+			      "--disk",	   "path=b.img,ro",
+			      "--rng",	   "--console",
+			      "virtio",	   NULL};
 	struct vm_config cfg;
 	char err[256];
 
@@ -70,9 +76,9 @@ TEST(cli_full_line)
 
 TEST(cli_defaults_and_actions)
 {
-	const char *minimal[] = { "--kernel", "k", NULL };
-	const char *help[] = { "--help", NULL };
-	const char *version[] = { "-V", NULL };
+	const char *minimal[] = {"--kernel", "k", NULL};
+	const char *help[] = {"--help", NULL};
+	const char *version[] = {"-V", NULL};
 	struct vm_config cfg;
 	char err[256];
 
@@ -89,17 +95,17 @@ TEST(cli_defaults_and_actions)
 TEST(cli_rejects_bad_input)
 {
 	const char *const cases[][6] = {
-		{ "--cpus", "1", NULL },			/* no kernel */
-		{ "--kernel", "k", "--cpus", "0", NULL },	/* zero vCPUs */
-		{ "--kernel", "k", "--cpus", "two", NULL },
-		{ "--kernel", "k", "--cpus", "99999999999", NULL },
-		{ "--kernel", "k", "--mem", "foo", NULL },
-		{ "--kernel", "k", "--disk", "ro", NULL },	/* no path */
-		{ "--kernel", "k", "--disk", "path=x,bogus", NULL },
-		{ "--kernel", "k", "--console", "vga", NULL },
-		{ "--kernel", "k", "--frobnicate", NULL },
-		{ "--kernel", "k", "stray", NULL },
-		{ "--kernel", NULL },				/* missing value */
+		{"--cpus", "1", NULL},			/* no kernel */
+		{"--kernel", "k", "--cpus", "0", NULL}, /* zero vCPUs */
+		{"--kernel", "k", "--cpus", "two", NULL},
+		{"--kernel", "k", "--cpus", "99999999999", NULL},
+		{"--kernel", "k", "--mem", "foo", NULL},
+		{"--kernel", "k", "--disk", "ro", NULL}, /* no path */
+		{"--kernel", "k", "--disk", "path=x,bogus", NULL},
+		{"--kernel", "k", "--console", "vga", NULL},
+		{"--kernel", "k", "--frobnicate", NULL},
+		{"--kernel", "k", "stray", NULL},
+		{"--kernel", NULL}, /* missing value */
 	};
 	struct vm_config cfg;
 	char err[256];
@@ -113,8 +119,8 @@ TEST(cli_rejects_bad_input)
 
 TEST(term_escape_sequences)
 {
-	struct term_escape st = { .pending = false };
-	uint8_t buf[8] = { 'a', 0x01, 0x01, 'b', 0x01, 'z', 'c' };
+	struct term_escape st = {.pending = false};
+	uint8_t buf[8] = {'a', 0x01, 0x01, 'b', 0x01, 'z', 'c'};
 	bool quit;
 
 	ASSERT_EQ(term_escape_filter(&st, buf, 7, &quit), 4);

@@ -29,7 +29,7 @@ TEST(gmem_range_bounds)
 
 TEST(gmem_memfd_layout)
 {
-	struct gmem_region layout[2] = { { 0, 1 << 20, NULL }, { 1ULL << 32, 1 << 20, NULL } };
+	struct gmem_region layout[2] = {{0, 1 << 20, NULL}, {1ULL << 32, 1 << 20, NULL}};
 	struct guest_mem gm;
 	uint32_t v = 0xdeadbeef, w = 0;
 
@@ -49,7 +49,7 @@ static void bus_test_read(void *opaque, uint64_t off, void *data, uint32_t len)
 
 TEST(bus_dispatch_ranges)
 {
-	struct bus bus = { .n = 0 };
+	struct bus bus = {.n = 0};
 	uint8_t v[4];
 
 	ASSERT_OK(bus_register(&bus, 0x3f8, 8, bus_test_read, NULL, NULL, "a"));
