@@ -3,7 +3,7 @@
 # Used by `make deps` (and so by `make run` / `make test`) and by .ci/run.
 set -eu
 PKGS="gcc make pkg-config libseccomp-dev libcap-ng-dev libjson-c-dev
-      clang-14 libclang-rt-14-dev
+      clang-14 libclang-rt-14-dev clang-format
       qemu-system-x86 busybox-static linux-source-6.1 bc flex bison libelf-dev libssl-dev
       cpio xz-utils zstd kmod"
 missing=""
