@@ -80,8 +80,13 @@ run: deps
 	$(Q)$(MAKE) --no-print-directory all images
 	$(Q)images/run-demo.sh
 
+# clean keeps build/images: the guest kernel takes ~10 minutes to rebuild; distclean drops it.
+.PHONY: distclean
 clean:
-	rm -rf build microvm microvm-asan
+	rm -rf $(filter-out build/images,$(wildcard build/*)) microvm microvm-asan
+
+distclean: clean
+	rm -rf build
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h')
 format:
