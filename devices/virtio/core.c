@@ -415,7 +415,7 @@ static void virtio_queues_drop(struct virtio_dev *vdev)
 /* Validate every ready queue and cache its rings in the data-plane struct vq. */
 static int virtio_queues_setup(struct virtio_dev *vdev)
 {
-	bool event_idx = virtio_has_feature(vdev, VIRTIO_RING_F_EVENT_IDX);
+	struct vq_features f = {.event_idx = virtio_has_feature(vdev, VIRTIO_RING_F_EVENT_IDX)};
 	int r;
 
 	for (unsigned int i = 0; i < vdev->num_queues; i++) {
@@ -425,7 +425,7 @@ static int virtio_queues_setup(struct virtio_dev *vdev)
 			continue;
 		r = q->size > vdev->ops->queue_max_size ? -EINVAL : 0;
 		if (!r)
-			r = vq_setup(&q->vq, vdev->gm, &q->addrs, q->size, event_idx);
+			r = vq_setup(&q->vq, vdev->gm, &q->addrs, q->size, &f);
 		if (r < 0) {
 			log_warn_ratelimited("%s: queue %u: bad ring (size %u desc 0x%llx avail "
 					     "0x%llx used 0x%llx)",

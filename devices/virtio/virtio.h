@@ -13,6 +13,7 @@ struct virtio_dev;
 
 #define VIRTIO_MAX_QUEUES    8
 #define VIRTIO_MAX_WATCH_FDS 4
+#define VIRTIO_MAX_SHM	     4
 
 /*
  * What a device file provides; const, one per device type. The generic device (core.c) does
@@ -36,6 +37,9 @@ struct virtio_dev_ops {
 	int (*activate)(struct virtio_dev *vdev);
 	/* vCPU thread, vdev->lock held, worker already joined: drop per-activation state. */
 	void (*reset)(struct virtio_dev *vdev);
+	/* VIRTIO_F_RING_RESET: queue q alone is reset (worker stopped meanwhile); drop what the
+	 * device holds of that queue (in-flight chains are not pushed afterwards). Optional. */
+	void (*queue_reset)(struct virtio_dev *vdev, unsigned int q);
 	/* Worker thread: queue q was kicked (or the worker just started). */
 	void (*queue_notify)(struct virtio_dev *vdev, unsigned int q);
 	/* Worker thread: a fd registered with virtio_dev_watch_fd() is ready. */
@@ -44,10 +48,26 @@ struct virtio_dev_ops {
 	void (*destroy)(struct virtio_dev *vdev);
 };
 
-/* How the generic device raises interrupts; set by the transport (mmio.c, later pci.c). */
+/* How the generic device raises interrupts; set by the transport (mmio.c, pci.c). */
 struct virtio_transport_ops {
 	void (*signal_queue)(struct virtio_dev *vdev, unsigned int q);
 	void (*signal_config)(struct virtio_dev *vdev);
+	/* Transport-specific feature bits the core may offer on top of its own (PCI:
+	 * VIRTIO_F_NOTIF_CONFIG_DATA, which MMIO has no register for). */
+	uint64_t features;
+};
+
+/*
+ * A shared memory region ("Shared Memory Regions"): host memory the device and the driver
+ * both see. The device declares it (virtio_dev_add_shm(), before the transport binds); the
+ * transport exposes it (MMIO SHM registers, PCI cfg_type 8 in a 64-bit BAR) and has the VMM
+ * map it into guest physical space, then records where in gpa.
+ */
+struct virtio_shm {
+	uint8_t id;
+	uint64_t size; /* page multiple */
+	void *hva;     /* page-aligned, size bytes, owned by the device */
+	uint64_t gpa;  /* set by the transport; 0 while unmapped */
 };
 
 /* Control-plane view of one queue, as the transport registers program it. */
@@ -57,6 +77,13 @@ struct virtio_queue {
 	bool ready;    /* QueueReady */
 	int kick_fd;   /* eventfd: ioeventfd target, or written by the transport itself */
 	struct vq vq;  /* data plane, valid while the worker runs */
+	/* VIRTIO_F_RING_RESET: set by virtio_queue_reset(), cleared when the queue is enabled
+	 * again or the device is reset. */
+	bool was_reset;
+	/* VIRTIO_F_NOTIFICATION_DATA: the last notify value the transport saw for this queue
+	 * (bits 16-31: next_off / next_wrap), and how many it saw. Atomic. */
+	uint32_t notify_data;
+	uint32_t notify_count;
 };
 
 /*
@@ -80,6 +107,15 @@ struct virtio_dev {
 	int irq_fd;   /* eventfd: the transport's interrupt (irqfd); written to signal */
 	uint32_t isr; /* VIRTIO_MMIO_INT_VRING / _CONFIG bits, atomic */
 	bool active;  /* ops->activate() succeeded; ops->reset() is due at reset */
+	struct virtio_shm shm[VIRTIO_MAX_SHM];
+	unsigned int n_shm;
+	/* VIRTIO_F_ACCESS_PLATFORM: offer it (the VMM's per-device option), and the
+	 * translation ring addresses go through once it is negotiated (NULL: identity, i.e. no
+	 * IOMMU yet; virtio-iommu plugs in here). */
+	bool offer_access_platform;
+	const struct vq_iommu *iommu;
+	/* Per-device option: do not offer VIRTIO_F_RING_PACKED. */
+	bool no_packed;
 	/* worker */
 	pthread_t worker;
 	bool worker_running;
@@ -119,6 +155,23 @@ void virtio_config_write(struct virtio_dev *vdev, uint32_t off, const void *buf,
 /* The transport wrote QueueNotify without an ioeventfd: wake the worker for queue q.
  * An index past num_queues is ignored (rate-limited warning). */
 void virtio_queue_kick(struct virtio_dev *vdev, uint32_t q);
+/* A notify write that carries VIRTIO_F_NOTIFICATION_DATA: bits 0-15 the queue (already
+ * mapped from queue_notify_data by the transport), bits 16-31 next_off/next_wrap. Records the
+ * value in queues[q].notify_data and kicks q. Without the feature: same as a kick of q. */
+void virtio_queue_notify_data(struct virtio_dev *vdev, uint32_t q, uint32_t value);
+/* VIRTIO_F_RING_RESET (QueueReset / queue_reset = 1): stop queue q alone, drop its ring
+ * state and the device's in-flight state for it (ops->queue_reset), leave q->ready false and
+ * the other queues running. Synchronous: when it returns the reset is complete. Ignored
+ * (warning) without the feature or before DRIVER_OK. */
+void virtio_queue_reset(struct virtio_dev *vdev, uint32_t q);
+/* QueueReady / queue_enable = 1. Before DRIVER_OK it just marks the queue ready; after
+ * DRIVER_OK it is only valid for a queue reset with RING_RESET: the ring is validated and
+ * the queue goes live (a bad ring: DEVICE_NEEDS_RESET). */
+void virtio_queue_enable(struct virtio_dev *vdev, uint32_t q);
+
+/* Device creation (before the transport binds): declare shared memory region id. -ENOSPC,
+ * -EINVAL (size not a page multiple, hva not page-aligned, id taken). */
+int virtio_dev_add_shm(struct virtio_dev *vdev, uint8_t id, uint64_t size, void *hva);
 
 /* --- any thread --- */
 bool virtio_has_feature(const struct virtio_dev *vdev, unsigned int bit);

@@ -61,8 +61,10 @@ static uint16_t *vq_avail_event(const struct vq *vq)
 }
 
 int vq_setup(struct vq *vq, const struct guest_mem *gm, const struct vq_addrs *a, uint16_t size,
-	     bool event_idx)
+	     const struct vq_features *f)
 {
+	bool event_idx = f->event_idx;
+
 	void *desc, *avail, *used;
 
 	vq_reset(vq);

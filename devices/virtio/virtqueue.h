@@ -18,9 +18,30 @@ struct vring_used;
 #define VQ_MAX_SIZE 256
 #define VQ_MAX_SEGS 256
 
-/* Guest-physical ring addresses as the driver programmed them through the transport. */
+/* Ring addresses as the driver programmed them through the transport. Split ring:
+ * descriptor table, available ring, used ring. Packed ring: descriptor ring, driver event
+ * suppression area, device event suppression area. */
 struct vq_addrs {
 	uint64_t desc, avail, used;
+};
+
+/*
+ * VIRTIO_F_ACCESS_PLATFORM: ring and buffer addresses are I/O virtual addresses the platform
+ * translates. translate() maps [iova, iova + len) to a guest-physical range that must be
+ * contiguous, or fails (-EFAULT). Without an IOMMU (today) vdev->iommu is NULL and addresses
+ * are guest-physical.
+ */
+struct vq_iommu {
+	int (*translate)(void *opaque, uint64_t iova, uint64_t len, bool write, uint64_t *gpa);
+	void *opaque;
+};
+
+/* What was negotiated that changes how a queue works (vq_setup()). */
+struct vq_features {
+	bool event_idx; /* VIRTIO_F_EVENT_IDX (split) / event suppression modes (packed) */
+	bool packed;	/* VIRTIO_F_RING_PACKED */
+	bool in_order;	/* VIRTIO_F_IN_ORDER */
+	const struct vq_iommu *iommu; /* VIRTIO_F_ACCESS_PLATFORM with a translator, else NULL */
 };
 
 /*
@@ -66,7 +87,7 @@ struct vq_chain {
  * entirely inside one RAM region. Returns 0 or -EINVAL.
  */
 int vq_setup(struct vq *vq, const struct guest_mem *gm, const struct vq_addrs *a, uint16_t size,
-	     bool event_idx);
+	     const struct vq_features *f);
 
 /* Forget all ring state (device or queue reset). */
 void vq_reset(struct vq *vq);

@@ -42,9 +42,13 @@
 #include "devices/virtio/virtio.h"
 #include "vmm/guest_mem.h"
 
+struct fd_pci; /* tests/fakedrv/fd_pci.c: virtio-pci transport, fake platform, found caps */
+
 struct vring_desc;
 struct vring_avail;
 struct vring_used;
+struct vring_packed_desc;
+struct vring_packed_desc_event;
 
 /* Guest-physical base of the main fake RAM region (nonzero, so gpa 0 is never valid). */
 #define FD_GUEST_BASE 0x100000ULL
@@ -85,12 +89,40 @@ struct fd_vq {
 	uint64_t itable[VQ_MAX_SIZE];	 /* indirect table of the chain at this head (gpa) */
 	uint16_t itable_cap[VQ_MAX_SIZE];
 	bool event_manual; /* fd_vq_set_used_event() called: stop moving used_event */
+	/* Packed ring (VIRTIO_F_RING_PACKED negotiated), tests/fakedrv/fd_packed.c. desc is
+	 * then the descriptor ring, avail/used unused; the event suppression areas are at
+	 * driver_event / device_event. */
+	bool packed;
+	struct vring_packed_desc *pdesc;
+	struct vring_packed_desc_event *driver_event, *device_event;
+	uint16_t next_avail;   /* next ring slot the driver fills */
+	bool avail_wrap;       /* driver's wrap counter */
+	uint16_t next_used;    /* next ring slot the driver reads back */
+	bool used_wrap;	       /* wrap counter expected in the next used descriptor */
+	uint16_t free_ids[VQ_MAX_SIZE]; /* buffer ids not in flight (stack) */
+	uint16_t n_free_ids;
+	uint16_t id_slots[VQ_MAX_SIZE]; /* ring slots the chain with this id took */
 };
+
+enum fd_transport { FD_MMIO, FD_PCI };
+
+/* Transport-independent interrupt causes, as fd_dev_wait_irq() reports them. */
+#define FD_IRQ_VRING  1u
+#define FD_IRQ_CONFIG 2u
+
+/*
+ * What the generic fake driver asks of a transport (tests/fakedrv/fd_transport.h has the
+ * table; fakedrv.c implements MMIO, fd_pci.c PCI).
+ */
+struct fd_transport_ops;
 
 struct fd_dev {
 	struct fd_guest *g;
 	struct virtio_dev *vdev;
-	struct virtio_mmio mmio;
+	enum fd_transport transport;
+	const struct fd_transport_ops *tops;
+	struct virtio_mmio mmio; /* FD_MMIO */
+	struct fd_pci *pci;	 /* FD_PCI */
 	uint64_t features; /* negotiated by fd_dev_start() */
 	unsigned int num_queues;
 	uint16_t qsize[VIRTIO_MAX_QUEUES]; /* 0: use QueueNumMax */
@@ -110,6 +142,13 @@ void *fd_ptr(struct fd_guest *g, uint64_t gpa, size_t len);
 
 /* Wrap vdev in a virtio-mmio transport (virtio_mmio_init()). Nothing is written yet. */
 struct fd_dev *fd_dev_new(struct fd_guest *g, struct virtio_dev *vdev);
+/* Wrap vdev in a virtio-pci transport on a fake PCI bus with a fake KVM platform (eventfds
+ * stand in for irqfds), walk the config space the way Linux's virtio_pci_modern does (vendor
+ * and device ID, capability list, BAR addresses) and enable MSI-X with one vector per queue
+ * plus one for config changes (fd_pci_set_msix() before fd_dev_start() changes that). */
+struct fd_dev *fd_dev_new_pci(struct fd_guest *g, struct virtio_dev *vdev);
+/* fd_dev_new() or fd_dev_new_pci(): for tests that run on both transports. */
+struct fd_dev *fd_dev_new_on(enum fd_transport t, struct fd_guest *g, struct virtio_dev *vdev);
 /* Reset the device (status 0), destroy it (virtio_dev_destroy()) and free d. */
 void fd_dev_free(struct fd_dev *d);
 /* No worker thread: kicks run the handlers synchronously. Call before fd_dev_start(). */
@@ -136,12 +175,27 @@ void fd_dev_setup_queues(struct fd_dev *d);	       /* rings + QueueReady */
 /* Write status 0 and forget the rings' driver state. */
 void fd_dev_reset(struct fd_dev *d);
 
-/* Device config space through the MMIO window at VIRTIO_MMIO_CONFIG (natural widths). */
+/* Transport-independent steps (dispatch through d->tops). */
+uint32_t fd_dev_config_generation(struct fd_dev *d);
+/* Per-queue reset (RING_RESET): write 1, wait for the register to read 0; then the queue is
+ * disabled. fd_vq_reenable() lays out fresh rings and enables it again. */
+void fd_vq_reset(struct fd_vq *q);
+void fd_vq_reenable(struct fd_vq *q);
+/* Whether the transport reports queue q enabled (QueueReady / queue_enable). */
+bool fd_dev_queue_enabled(struct fd_dev *d, unsigned int q);
+/* Shared memory region id: 0 with base and len filled (guest address), -ENOENT when absent. */
+int fd_dev_shm(struct fd_dev *d, uint8_t id, uint64_t *base, uint64_t *len);
+/* Write a raw value to queue q's notify register (hostile tests; fd_vq_kick() computes the
+ * right value itself, with NOTIFICATION_DATA / NOTIF_CONFIG_DATA when negotiated). */
+void fd_dev_notify_raw(struct fd_dev *d, unsigned int q, uint32_t value);
+
+/* Device config space through the transport (MMIO window at VIRTIO_MMIO_CONFIG, PCI device
+ * cfg capability; natural widths). */
 void fd_dev_config_read(struct fd_dev *d, uint32_t off, void *buf, uint32_t len);
 void fd_dev_config_write(struct fd_dev *d, uint32_t off, const void *buf, uint32_t len);
 
-/* Wait up to timeout_ms for the interrupt eventfd, then read InterruptStatus and ACK it.
- * Returns the ISR bits (VIRTIO_MMIO_INT_*), 0 on timeout. */
+/* Wait up to timeout_ms for an interrupt (MMIO: irq eventfd, then InterruptStatus + ACK; PCI:
+ * the MSI-X vector eventfds, or INTx + ISR read). Returns FD_IRQ_* bits, 0 on timeout. */
 uint32_t fd_dev_wait_irq(struct fd_dev *d, int timeout_ms);
 
 struct fd_vq *fd_dev_vq(struct fd_dev *d, unsigned int q);
@@ -149,6 +203,11 @@ struct fd_vq *fd_dev_vq(struct fd_dev *d, unsigned int q);
 /* Lay out fresh rings for a queue of `size` entries in g, with no device around it (for
  * tests of virtqueue.c alone; fd_vq_kick() needs a device). */
 void fd_vq_init(struct fd_vq *q, struct fd_guest *g, uint16_t size);
+/* The same for a packed ring (fd_packed.c): descriptor ring and both event areas. */
+void fd_vq_init_packed(struct fd_vq *q, struct fd_guest *g, uint16_t size);
+/* The notification data of the next kick (VIRTIO_F_NOTIFICATION_DATA bits 16-31): split:
+ * avail idx (15 bits) + bit 15 of it; packed: next_off + avail wrap counter. */
+uint32_t fd_vq_notify_data(const struct fd_vq *q);
 
 /*
  * Post a chain: segs[0..n_out) device-readable, then segs[n_out..n_out+n_in) device-writable.

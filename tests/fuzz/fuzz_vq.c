@@ -141,7 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	setup_ring(&cur, &h, qsize);
 
 	memset(&vq, 0, sizeof(vq));
-	if (vq_setup(&vq, &gm, &a, qsize, h.flags & 1) < 0)
+	if (vq_setup(&vq, &gm, &a, qsize, &(struct vq_features){.event_idx = h.flags & 1}) < 0)
 		return 0;
 	vq.last_avail = h.last_avail;
 	vq.used_idx = used_before = h.used_idx;

@@ -35,7 +35,8 @@ static struct vqt *vqt_new(uint16_t size, bool event_idx)
 	t.g = fd_guest_new(1 << 20);
 	fd_vq_init(&t.fq, t.g, size);
 	a = (struct vq_addrs){t.fq.desc_gpa, t.fq.avail_gpa, t.fq.used_gpa};
-	ASSERT_OK(vq_setup(&t.vq, &t.g->gm, &a, size, event_idx));
+	ASSERT_OK(
+		vq_setup(&t.vq, &t.g->gm, &a, size, &(struct vq_features){.event_idx = event_idx}));
 	t.vq.signal = vqt_signal;
 	t.vq.signal_opaque = &t;
 	return &t;
@@ -203,15 +204,18 @@ TEST(vq_setup_rejects_bad_rings)
 
 	memset(&vq, 0, sizeof(vq));
 	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		ASSERT_ERR(vq_setup(&vq, &g->gm, &bad[i].a, bad[i].size, true), -EINVAL);
+		ASSERT_ERR(vq_setup(&vq, &g->gm, &bad[i].a, bad[i].size,
+				    &(struct vq_features){.event_idx = true}),
+			   -EINVAL);
 		ASSERT_FALSE(vq.ready);
 		ASSERT_EQ(vq_pop(&vq, NULL), 0);
 	}
 	/* Rings that fit exactly without the EVENT_IDX trailer, but not with it. */
 	struct vq_addrs edge = {b, b + 0x1000, b + 0x10000 - (4 + 8 * 16)};
 
-	ASSERT_OK(vq_setup(&vq, &g->gm, &edge, 16, false));
-	ASSERT_ERR(vq_setup(&vq, &g->gm, &edge, 16, true), -EINVAL);
+	ASSERT_OK(vq_setup(&vq, &g->gm, &edge, 16, &(struct vq_features){0}));
+	ASSERT_ERR(vq_setup(&vq, &g->gm, &edge, 16, &(struct vq_features){.event_idx = true}),
+		   -EINVAL);
 	fd_guest_free(g);
 }
 
@@ -259,7 +263,7 @@ static struct vqt *vqt_bait(void)
 	t.fq.size = 4;
 	t.fq.avail = fd_ptr(t.g, a.avail, 64);
 	t.fq.desc = d;
-	ASSERT_OK(vq_setup(&t.vq, &t.g->gm, &a, 4, false));
+	ASSERT_OK(vq_setup(&t.vq, &t.g->gm, &a, 4, &(struct vq_features){0}));
 	return &t;
 }
 
