@@ -199,28 +199,6 @@ static void fd_write64(struct fd_dev *d, uint32_t lo_off, uint64_t v)
 	fd_mmio_write(d, lo_off + 4, (uint32_t)(v >> 32));
 }
 
-/* Fresh rings at the minimum spec alignment (16 / 2 / 4). */
-void fd_vq_init(struct fd_vq *q, struct fd_guest *g, uint16_t size)
-{
-	uint16_t n = MIN(size, VQ_MAX_SIZE);
-
-	q->g = g;
-	q->size = size;
-	q->desc_gpa = fd_alloc(g, 16ULL * n, 16);
-	q->avail_gpa = fd_alloc(g, 6 + 2ULL * n, 2);
-	q->used_gpa = fd_alloc(g, 6 + 8ULL * n, 4);
-	q->desc = fd_ptr(g, q->desc_gpa, 16ULL * n);
-	q->avail = fd_ptr(g, q->avail_gpa, 6 + 2ULL * n);
-	q->used = fd_ptr(g, q->used_gpa, 6 + 8ULL * n);
-	q->avail_idx = q->last_used = 0;
-	q->free_head = 0;
-	q->num_free = n;
-	for (uint16_t i = 0; i < n; i++) {
-		q->next[i] = (uint16_t)(i + 1);
-		q->chain_len[i] = 0;
-	}
-}
-
 void fd_dev_setup_queues(struct fd_dev *d)
 {
 	unsigned int i;
@@ -307,91 +285,6 @@ struct fd_vq *fd_dev_vq(struct fd_dev *d, unsigned int q)
 	return q < VIRTIO_MAX_QUEUES ? &d->vqs[q] : NULL;
 }
 
-/* --- rings, driver side --- */
-
-static void fd_desc_set(struct vring_desc *d, uint64_t addr, uint32_t len, uint16_t flags,
-			uint16_t next)
-{
-	d->addr = addr;
-	d->len = len;
-	d->flags = flags;
-	d->next = next;
-}
-
-static uint16_t fd_seg_flags(unsigned int i, unsigned int n_out, unsigned int n)
-{
-	return (uint16_t)((i >= n_out ? VRING_DESC_F_WRITE : 0) |
-			  (i + 1 < n ? VRING_DESC_F_NEXT : 0));
-}
-
-static int fd_vq_add_indirect(struct fd_vq *q, const struct fd_seg *segs, unsigned int n_out,
-			      unsigned int n)
-{
-	uint16_t head = q->free_head;
-	struct vring_desc *t;
-
-	if (q->num_free < 1)
-		return -ENOSPC;
-	if (q->itable_cap[head] < n) {
-		q->itable[head] = fd_alloc(q->g, 16ULL * n, 16);
-		q->itable_cap[head] = (uint16_t)n;
-	}
-	t = fd_ptr(q->g, q->itable[head], 16ULL * n);
-	for (unsigned int i = 0; i < n; i++)
-		fd_desc_set(&t[i], segs[i].gpa, segs[i].len, fd_seg_flags(i, n_out, n),
-			    (uint16_t)(i + 1));
-	fd_desc_set(&q->desc[head], q->itable[head], 16 * n, VRING_DESC_F_INDIRECT, 0);
-	q->free_head = q->next[head];
-	q->num_free--;
-	q->chain_len[head] = 1;
-	return head;
-}
-
-static int fd_vq_add_direct(struct fd_vq *q, const struct fd_seg *segs, unsigned int n_out,
-			    unsigned int n)
-{
-	uint16_t head = q->free_head, i = head;
-
-	if (q->num_free < n)
-		return -ENOSPC;
-	for (unsigned int k = 0; k < n; k++) {
-		uint16_t flags = fd_seg_flags(k, n_out, n);
-
-		fd_desc_set(&q->desc[i], segs[k].gpa, segs[k].len, flags,
-			    (flags & VRING_DESC_F_NEXT) ? q->next[i] : 0);
-		i = q->next[i];
-	}
-	q->free_head = i;
-	q->num_free = (uint16_t)(q->num_free - n);
-	q->chain_len[head] = (uint16_t)n;
-	return head;
-}
-
-int fd_vq_add(struct fd_vq *q, const struct fd_seg *segs, unsigned int n_out, unsigned int n_in,
-	      unsigned int flags)
-{
-	unsigned int n = n_out + n_in;
-	int head;
-
-	if (n == 0 || n > VQ_MAX_SEGS)
-		return -EINVAL;
-	if (flags & FD_INDIRECT)
-		head = fd_vq_add_indirect(q, segs, n_out, n);
-	else
-		head = fd_vq_add_direct(q, segs, n_out, n);
-	if (head >= 0)
-		fd_vq_publish(q, (uint16_t)head);
-	return head;
-}
-
-void fd_vq_publish(struct fd_vq *q, uint16_t head)
-{
-	__atomic_store_n(&q->avail->ring[q->avail_idx % q->size], head, __ATOMIC_RELAXED);
-	q->avail_idx++;
-	/* "Updating idx": the ring entry (and descriptors) before the index. */
-	__atomic_store_n(&q->avail->idx, q->avail_idx, __ATOMIC_RELEASE);
-}
-
 void fd_vq_kick(struct fd_vq *q)
 {
 	/* A real driver would also honour NO_NOTIFY / avail_event here; the tests check
@@ -399,37 +292,6 @@ void fd_vq_kick(struct fd_vq *q)
 	fd_mmio_write(q->dev, VIRTIO_MMIO_QUEUE_NOTIFY, q->index);
 	if (q->dev->manual)
 		virtio_dev_run_once(q->dev->vdev);
-}
-
-static void fd_vq_free_chain(struct fd_vq *q, uint16_t head)
-{
-	uint16_t n = q->chain_len[head], tail = head;
-
-	for (uint16_t k = 1; k < n; k++)
-		tail = q->next[tail];
-	q->next[tail] = q->free_head;
-	q->free_head = head;
-	q->num_free = (uint16_t)(q->num_free + n);
-	q->chain_len[head] = 0;
-}
-
-int fd_vq_used(struct fd_vq *q, uint16_t *id, uint32_t *len)
-{
-	uint16_t idx = __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE);
-	struct vring_used_elem e;
-
-	if (idx == q->last_used)
-		return 0;
-	e = q->used->ring[q->last_used % q->size];
-	q->last_used++;
-	/* Like Linux's virtqueue_get_buf(): ask for an interrupt at the next entry. */
-	if (!q->event_manual)
-		__atomic_store_n(&q->avail->ring[q->size], q->last_used, __ATOMIC_RELAXED);
-	*id = (uint16_t)e.id;
-	*len = e.len;
-	if (e.id < q->size && e.id < VQ_MAX_SIZE && q->chain_len[e.id])
-		fd_vq_free_chain(q, (uint16_t)e.id);
-	return 1;
 }
 
 static long fd_now_ms(void)
@@ -454,25 +316,4 @@ int fd_vq_wait_used(struct fd_vq *q, uint16_t *id, uint32_t *len, int timeout_ms
 			return 0;
 		fd_dev_wait_irq(q->dev, (int)left);
 	}
-}
-
-void fd_vq_set_used_event(struct fd_vq *q, uint16_t idx)
-{
-	q->event_manual = true;
-	__atomic_store_n(&q->avail->ring[q->size], idx, __ATOMIC_RELEASE);
-}
-
-void fd_vq_set_no_interrupt(struct fd_vq *q, bool on)
-{
-	__atomic_store_n(&q->avail->flags, on ? VRING_AVAIL_F_NO_INTERRUPT : 0, __ATOMIC_RELEASE);
-}
-
-bool fd_vq_no_notify(struct fd_vq *q)
-{
-	return __atomic_load_n(&q->used->flags, __ATOMIC_ACQUIRE) & VRING_USED_F_NO_NOTIFY;
-}
-
-uint16_t fd_vq_avail_event(struct fd_vq *q)
-{
-	return __atomic_load_n((uint16_t *)&q->used->ring[q->size], __ATOMIC_ACQUIRE);
 }
