@@ -24,6 +24,22 @@ uint64_t arch_min_mem(void);
 /* Address and interrupt of virtio-mmio slot i (0-based), -ENOSPC past the last slot. */
 int arch_virtio_mmio_slot(unsigned int i, uint64_t *base, uint64_t *size, uint32_t *gsi);
 
+/* Where the PCI host bridge lives in the guest (the firmware tables describe the same). */
+struct arch_pci_layout {
+	uint64_t ecam_base;		   /* bus 0 only: PCI_ECAM_BUS_SIZE bytes */
+	uint64_t mmio32_base, mmio32_size; /* BAR window below 4 GiB */
+	uint64_t mmio64_base, mmio64_size; /* BAR window above RAM */
+	uint32_t intx_gsi_base;		   /* INTx lines: GSIs base .. base + 7 */
+	uint64_t shm_base, shm_size;	   /* guest range for virtio-mmio shared memory regions */
+};
+void arch_pci_layout(struct arch_pci_layout *l);
+
+/* The interrupt-controller routes KVM sets up by default (GSI -> irqchip pin), which a
+ * KVM_SET_GSI_ROUTING table must repeat next to the MSI routes. Returns the count written
+ * (at most max). */
+struct kvm_irq_routing_entry;
+unsigned int arch_irq_routes(struct kvm_irq_routing_entry *out, unsigned int max);
+
 /*
  * After KVM_CREATE_VM and guest RAM registration, before devices: interrupt controller,
  * timers, arch platform devices on vm->pio / vm->mmio (serial, reset, power, panic).

@@ -23,12 +23,17 @@ const char cli_usage[] =
 	"                         console=hvc0 with --console virtio); devices are appended\n"
 	"  --cpus N               number of vCPUs (default 1)\n"
 	"  --mem SIZE             guest RAM, e.g. 512M or 2G (default 256M)\n"
-	"  --disk path=FILE[,ro]  a virtio-blk disk backed by a raw FILE; repeat for more;\n"
+	"  --disk path=FILE[,ro][,DEVOPTS]\n"
+	"                         a virtio-blk disk backed by a raw FILE; repeat for more;\n"
 	"                         ro (or readonly=on) makes it read-only\n"
-	"  --rng                  a virtio-rng device fed by the host's getrandom()\n"
-	"  --console serial|virtio\n"
+	"  --rng[=DEVOPTS]        a virtio-rng device fed by the host's getrandom()\n"
+	"  --console serial|virtio[,DEVOPTS]\n"
 	"                         guest console on the 8250 UART (ttyS0, default) or on a\n"
 	"                         virtio console (hvc0)\n"
+	"  DEVOPTS, for every virtio device, comma-separated:\n"
+	"    transport=pci|mmio   modern virtio-pci with MSI-X (default) or virtio-mmio\n"
+	"    packed=on|off        offer packed virtqueues (default on)\n"
+	"    iommu=on|off         offer VIRTIO_F_ACCESS_PLATFORM (default off)\n"
 	"  -h, --help             show this help\n"
 	"  -V, --version          show the version\n"
 	"\n"
@@ -94,10 +99,61 @@ static int cli_parse_uint(const char *s, unsigned int *out)
 	return 0;
 }
 
-/* --disk path=FILE[,ro|,readonly=on|off]; a bare FILE is accepted too. Edits arg in place. */
+/* One of the options every virtio device takes. Returns 1 if tok was one, 0 if not, -EINVAL
+ * for a bad value. */
+static int cli_parse_devopt(const char *tok, struct virtio_dev_config *dev, const char *what,
+			    char *err, size_t errlen)
+{
+	if (strcmp(tok, "transport=pci") == 0) {
+		dev->transport = TRANSPORT_PCI;
+	} else if (strcmp(tok, "transport=mmio") == 0) {
+		dev->transport = TRANSPORT_MMIO;
+	} else if (strcmp(tok, "packed=on") == 0) {
+		dev->no_packed = false;
+	} else if (strcmp(tok, "packed=off") == 0) {
+		dev->no_packed = true;
+	} else if (strcmp(tok, "iommu=on") == 0) {
+		dev->access_platform = true;
+	} else if (strcmp(tok, "iommu=off") == 0) {
+		dev->access_platform = false;
+	} else if (strncmp(tok, "transport=", 10) == 0 || strncmp(tok, "packed=", 7) == 0 ||
+		   strncmp(tok, "iommu=", 6) == 0) {
+		snprintf(err, errlen,
+			 "%s: bad value in '%s' (transport=pci|mmio, packed=on|off, "
+			 "iommu=on|off)",
+			 what, tok);
+		return -EINVAL;
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+/* A list made only of device options (--rng=..., the tail of --console). Edits arg. */
+static int cli_parse_devopts(char *arg, struct virtio_dev_config *dev, const char *what, char *err,
+			     size_t errlen)
+{
+	char *save = NULL;
+	int r;
+
+	for (char *tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		r = cli_parse_devopt(tok, dev, what, err, errlen);
+		if (r < 0)
+			return r;
+		if (r == 0) {
+			snprintf(err, errlen, "%s: unknown option '%s'", what, tok);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* --disk path=FILE[,ro|,readonly=on|off][,DEVOPTS]; a bare FILE is accepted too. Edits arg in
+ * place. */
 static int cli_parse_disk(char *arg, struct disk_config *d, char *err, size_t errlen)
 {
 	char *save = NULL;
+	int r;
 
 	memset(d, 0, sizeof(*d));
 	for (char *tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
@@ -109,6 +165,9 @@ static int cli_parse_disk(char *arg, struct disk_config *d, char *err, size_t er
 			d->read_only = false;
 		} else if (!d->path && !strchr(tok, '=') && tok == arg) {
 			d->path = tok;
+		} else if ((r = cli_parse_devopt(tok, &d->dev, "--disk", err, errlen)) != 0) {
+			if (r < 0)
+				return r;
 		} else {
 			snprintf(err, errlen, "--disk: unknown option '%s'", tok);
 			return -EINVAL;
@@ -139,7 +198,7 @@ static const struct option cli_options[] = {
 	{"cpus", required_argument, NULL, OPT_CPUS},
 	{"mem", required_argument, NULL, OPT_MEM},
 	{"disk", required_argument, NULL, OPT_DISK},
-	{"rng", no_argument, NULL, OPT_RNG},
+	{"rng", optional_argument, NULL, OPT_RNG},
 	{"console", required_argument, NULL, OPT_CONSOLE},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -180,17 +239,24 @@ static int cli_parse_option(int opt, char *arg, struct vm_config *cfg, char *err
 		return cli_parse_disk(arg, &cfg->disks[cfg->n_disks++], err, errlen);
 	case OPT_RNG:
 		cfg->rng = true;
-		return 0;
-	case OPT_CONSOLE:
-		if (strcmp(arg, "serial") == 0) {
+		return arg ? cli_parse_devopts(arg, &cfg->rng_dev, "--rng", err, errlen) : 0;
+	case OPT_CONSOLE: {
+		char *opts = strchr(arg, ',');
+
+		if (opts)
+			*opts++ = '\0';
+		if (strcmp(arg, "serial") == 0 && !opts) {
 			cfg->console = CONSOLE_SERIAL;
 		} else if (strcmp(arg, "virtio") == 0) {
 			cfg->console = CONSOLE_VIRTIO;
 		} else {
-			snprintf(err, errlen, "--console must be serial or virtio, not '%s'", arg);
+			snprintf(err, errlen,
+				 "--console must be serial or virtio[,options], not '%s'", arg);
 			return -EINVAL;
 		}
-		return 0;
+		return opts ? cli_parse_devopts(opts, &cfg->console_dev, "--console", err, errlen)
+			    : 0;
+	}
 	}
 	snprintf(err, errlen, "unknown option (see --help)");
 	return -EINVAL;

@@ -9,9 +9,20 @@
 
 enum console_kind { CONSOLE_SERIAL, CONSOLE_VIRTIO };
 
+/* Where a virtio device sits. PCI is the default: MSI-X per queue and no slot limit. */
+enum virtio_transport_kind { TRANSPORT_PCI, TRANSPORT_MMIO };
+
+/* Options every virtio device takes (transport=, packed=, iommu=). */
+struct virtio_dev_config {
+	enum virtio_transport_kind transport;
+	bool no_packed;	      /* packed=off: do not offer VIRTIO_F_RING_PACKED */
+	bool access_platform; /* iommu=on: offer VIRTIO_F_ACCESS_PLATFORM */
+};
+
 struct disk_config {
 	const char *path;
 	bool read_only;
+	struct virtio_dev_config dev;
 };
 
 /* What to build: filled by the CLI (later also the API and a config file), then validated. */
@@ -24,7 +35,9 @@ struct vm_config {
 	struct disk_config disks[VM_MAX_DISKS];
 	unsigned int n_disks;
 	bool rng;
+	struct virtio_dev_config rng_dev;
 	enum console_kind console;
+	struct virtio_dev_config console_dev; /* with CONSOLE_VIRTIO */
 };
 
 #endif /* VMM_CONFIG_H */

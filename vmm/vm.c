@@ -16,10 +16,13 @@
 
 #include "devices/virtio/blk.h"
 #include "devices/virtio/console.h"
+#include "devices/pci/pci.h"
 #include "devices/virtio/mmio.h"
+#include "devices/virtio/pci.h"
 #include "devices/virtio/rng.h"
 #include "devices/virtio/virtio.h"
 #include "vmm/arch.h"
+#include "vmm/kvm_pci.h"
 #include "vmm/log.h"
 #include "vmm/util.h"
 #include "vmm/vcpu.h"
@@ -200,6 +203,95 @@ static int vm_add_mmio_device(struct vm *vm, struct virtio_dev *vdev, char *err,
 	return r;
 }
 
+/* Give a virtio-mmio device's shared memory regions guest addresses and map them. */
+static int vm_map_mmio_shm(struct vm *vm, struct virtio_dev *vdev, char *err, unsigned int errlen)
+{
+	struct arch_pci_layout l;
+	int r;
+
+	arch_pci_layout(&l);
+	if (!vm->shm_next)
+		vm->shm_next = l.shm_base;
+	for (unsigned int i = 0; i < vdev->n_shm; i++) {
+		struct virtio_shm *shm = &vdev->shm[i];
+		int slot = -1;
+
+		if (shm->size > l.shm_base + l.shm_size - vm->shm_next) {
+			snprintf(err, errlen, "%s: no room for shared memory", vdev->name);
+			return -ENOSPC;
+		}
+		r = vm->pci_plat->map_ram(vm->pci_plat->opaque, &slot, vm->shm_next, shm->size,
+					  shm->hva);
+		if (r < 0) {
+			snprintf(err, errlen, "%s: cannot map shared memory: %s", vdev->name,
+				 strerror(-r));
+			return r;
+		}
+		shm->gpa = vm->shm_next;
+		vm->shm_next += shm->size;
+	}
+	return 0;
+}
+
+/*
+ * Put a virtio device on bus 0 as a virtio-pci function: config space, BARs, MSI-X routes,
+ * notify ioeventfds, INTx. Takes ownership of vdev like vm_add_mmio_device().
+ */
+static int vm_add_pci_device(struct vm *vm, struct virtio_dev *vdev, char *err, unsigned int errlen)
+{
+	struct virtio_pci *vp;
+	int r;
+
+	if (vm->n_pci_devs == VM_MAX_PCI_DEVS) {
+		snprintf(err, errlen, "%s: no free PCI slot (at most %d PCI devices)", vdev->name,
+			 VM_MAX_PCI_DEVS);
+		virtio_dev_destroy(vdev);
+		return -ENOSPC;
+	}
+	vp = calloc(1, sizeof(*vp));
+	if (!vp) {
+		virtio_dev_destroy(vdev);
+		return -ENOMEM;
+	}
+	r = virtio_pci_init(vp, vdev, vm->pci_plat);
+	if (r < 0) {
+		free(vp);
+		virtio_dev_destroy(vdev);
+		snprintf(err, errlen, "%s: cannot create its PCI function: %s", vdev->name,
+			 strerror(-r));
+		return r;
+	}
+	/* From here on vm_destroy() owns both. */
+	vm->pci_devs[vm->n_pci_devs++] = vp;
+	r = pci_bus_add(vm->pci, &vp->pdev);
+	if (r < 0) {
+		snprintf(err, errlen, "%s: cannot place it on the PCI bus: %s", vdev->name,
+			 strerror(-r));
+		return r;
+	}
+	r = virtio_pci_attach(vp);
+	if (r < 0)
+		snprintf(err, errlen, "%s: cannot wire its interrupts and notifications: %s",
+			 vdev->name, strerror(-r));
+	return r;
+}
+
+/* Apply the options every virtio device takes, then put it on its transport. */
+static int vm_add_virtio_device(struct vm *vm, struct virtio_dev *vdev,
+				const struct virtio_dev_config *dc, char *err, unsigned int errlen)
+{
+	int r;
+
+	vdev->no_packed = dc->no_packed;
+	vdev->offer_access_platform = dc->access_platform;
+	if (dc->transport == TRANSPORT_PCI)
+		return vm_add_pci_device(vm, vdev, err, errlen);
+	r = vm_add_mmio_device(vm, vdev, err, errlen);
+	if (r == 0 && vdev->n_shm)
+		r = vm_map_mmio_shm(vm, vdev, err, errlen);
+	return r;
+}
+
 static int vm_create_devices(struct vm *vm, char *err, unsigned int errlen)
 {
 	const struct vm_config *cfg = vm->cfg;
@@ -212,7 +304,7 @@ static int vm_create_devices(struct vm *vm, char *err, unsigned int errlen)
 			snprintf(err, errlen, "virtio console: %s", strerror(-r));
 			return r;
 		}
-		r = vm_add_mmio_device(vm, vdev, err, errlen);
+		r = vm_add_virtio_device(vm, vdev, &cfg->console_dev, err, errlen);
 		if (r < 0)
 			return r;
 	}
@@ -222,7 +314,7 @@ static int vm_create_devices(struct vm *vm, char *err, unsigned int errlen)
 			snprintf(err, errlen, "disk %s: %s", cfg->disks[i].path, strerror(-r));
 			return r;
 		}
-		r = vm_add_mmio_device(vm, vdev, err, errlen);
+		r = vm_add_virtio_device(vm, vdev, &cfg->disks[i].dev, err, errlen);
 		if (r < 0)
 			return r;
 	}
@@ -232,11 +324,39 @@ static int vm_create_devices(struct vm *vm, char *err, unsigned int errlen)
 			snprintf(err, errlen, "rng: %s", strerror(-r));
 			return r;
 		}
-		r = vm_add_mmio_device(vm, vdev, err, errlen);
+		r = vm_add_virtio_device(vm, vdev, &cfg->rng_dev, err, errlen);
 		if (r < 0)
 			return r;
 	}
 	return 0;
+}
+
+/* The host bridge and bus 0, where the firmware tables say they are. */
+static int vm_create_pci(struct vm *vm, char *err, unsigned int errlen)
+{
+	struct arch_pci_layout l;
+	int r;
+
+	vm->pci_plat = calloc(1, sizeof(*vm->pci_plat));
+	vm->pci = calloc(1, sizeof(*vm->pci));
+	if (!vm->pci_plat || !vm->pci)
+		return -ENOMEM;
+	r = kvm_pci_platform_init(vm, vm->pci_plat);
+	if (r < 0)
+		return r;
+	arch_pci_layout(&l);
+	r = pci_bus_init(vm->pci, vm->pci_plat, l.ecam_base, l.mmio32_base, l.mmio32_size,
+			 l.mmio64_base, l.mmio64_size, l.intx_gsi_base);
+	if (r < 0) {
+		free(vm->pci);
+		vm->pci = NULL;
+		snprintf(err, errlen, "cannot create the PCI bus: %s", strerror(-r));
+		return r;
+	}
+	r = pci_bus_register(vm->pci, &vm->pio, &vm->mmio);
+	if (r < 0)
+		snprintf(err, errlen, "cannot map the PCI host bridge: %s", strerror(-r));
+	return r;
 }
 
 static int vm_create_vcpus(struct vm *vm, char *err, unsigned int errlen)
@@ -294,6 +414,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, unsigned in
 		vm->console_in_fd = p[0];
 		vm->console_feed_fd = p[1];
 	}
+	r = vm_create_pci(vm, err, errlen);
+	if (r < 0)
+		return r;
 	r = vm_create_devices(vm, err, errlen);
 	if (r < 0)
 		return r;
@@ -315,6 +438,22 @@ void vm_destroy(struct vm *vm)
 		free(transport);
 	}
 	vm->n_mmio_devs = 0;
+	for (unsigned int i = 0; i < vm->n_pci_devs; i++) {
+		struct virtio_pci *vp = vm->pci_devs[i];
+
+		virtio_dev_destroy(vp->vdev);
+		virtio_pci_destroy(vp);
+		free(vp);
+	}
+	vm->n_pci_devs = 0;
+	if (vm->pci) {
+		pci_bus_destroy(vm->pci);
+		free(vm->pci);
+		vm->pci = NULL;
+	}
+	kvm_pci_platform_destroy(vm);
+	free(vm->pci_plat);
+	vm->pci_plat = NULL;
 	for (unsigned int i = 0; i < vm->n_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);

@@ -12,9 +12,14 @@
 
 struct arch_vm;
 struct kvm_run;
+struct pci_bus;
+struct pci_platform;
 struct virtio_dev;
+struct virtio_pci;
+struct vm_kvm_pci;
 
 #define VM_MAX_MMIO_DEVS 32
+#define VM_MAX_PCI_DEVS	 31 /* bus 0, slots 1..31 */
 
 /* A virtio-mmio device's place in the guest: arch code describes it to the guest. */
 struct vm_mmio_dev {
@@ -45,6 +50,12 @@ struct vm {
 	struct vcpu *vcpus;
 	struct vm_mmio_dev mmio_devs[VM_MAX_MMIO_DEVS];
 	unsigned int n_mmio_devs;
+	struct pci_bus *pci; /* the host bridge and bus 0 */
+	struct pci_platform *pci_plat;
+	struct vm_kvm_pci *kpci; /* GSI routes, extra memory slots (vmm/kvm_pci.c) */
+	struct virtio_pci *pci_devs[VM_MAX_PCI_DEVS];
+	unsigned int n_pci_devs;
+	uint64_t shm_next; /* next free guest address for virtio-mmio shared memory */
 	struct arch_vm *arch;
 	int console_in_fd, console_feed_fd; /* stdin forwarded to the virtio console */
 	int exit_efd;			    /* signalled by vm_request_exit() */

@@ -10,6 +10,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "devices/virtio/pci.h"
 #include "vmm/arch.h"
 #include "vmm/log.h"
 #include "vmm/term.h"
@@ -103,8 +104,21 @@ static int vm_setup_loop(struct vm *vm, struct vm_input *in, int *sfd_out)
 	vm_epoll_mod(epfd, EPOLL_CTL_ADD, sfd, EPOLLIN);
 	/* stdin may be /dev/null or a regular file, which epoll refuses: then no input. */
 	in->stdin_open = vm_epoll_mod(epfd, EPOLL_CTL_ADD, STDIN_FILENO, EPOLLIN) == 0;
+	/* Level-triggered INTx of virtio-pci functions whose driver runs without MSI-X: KVM
+	 * signals the resample fd at the guest's EOI, and the line goes up again while the
+	 * device's ISR is still set. */
+	for (unsigned int i = 0; i < vm->n_pci_devs; i++)
+		vm_epoll_mod(epfd, EPOLL_CTL_ADD, vm->pci_devs[i]->intx_resample_efd, EPOLLIN);
 	*sfd_out = sfd;
 	return epfd;
+}
+
+/* fd is some virtio-pci function's INTx resample eventfd. */
+static void vm_intx_resample(struct vm *vm, int fd)
+{
+	for (unsigned int i = 0; i < vm->n_pci_devs; i++)
+		if (vm->pci_devs[i]->intx_resample_efd == fd)
+			virtio_pci_intx_resample(vm->pci_devs[i]);
 }
 
 int vm_run(struct vm *vm)
@@ -144,10 +158,15 @@ int vm_run(struct vm *vm)
 							"stopped by signal %u", si.ssi_signo);
 			} else if (fd == STDIN_FILENO) {
 				vm_input_read(vm, &in, epfd);
-			} else if (fd == vm->console_feed_fd && vm_input_flush(vm, &in)) {
-				vm_epoll_mod(epfd, EPOLL_CTL_DEL, fd, 0);
-				if (in.stdin_open)
-					vm_epoll_mod(epfd, EPOLL_CTL_ADD, STDIN_FILENO, EPOLLIN);
+			} else if (fd == vm->console_feed_fd) {
+				if (vm_input_flush(vm, &in)) {
+					vm_epoll_mod(epfd, EPOLL_CTL_DEL, fd, 0);
+					if (in.stdin_open)
+						vm_epoll_mod(epfd, EPOLL_CTL_ADD, STDIN_FILENO,
+							     EPOLLIN);
+				}
+			} else {
+				vm_intx_resample(vm, fd);
 			}
 		}
 	}

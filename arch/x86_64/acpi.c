@@ -2,13 +2,17 @@
 #include "arch/x86_64/acpi.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "arch/x86_64/aml.h"
 #include "devices/legacy/acpi_pm.h"
+#include "devices/pci/pci.h"
+#include "vmm/arch.h"
 #include "vmm/guest_mem.h"
 #include "vmm/util.h"
+#include "vmm/vm.h"
 
 /* Table layouts from the ACPI 6.5 specification, chapter 5 "ACPI Software Programming Model". */
 
@@ -52,26 +56,6 @@ struct acpi_gas {
 
 #define ACPI_GAS_SYSTEM_IO   1
 #define ACPI_GAS_ACCESS_BYTE 1
-#define ACPI_GAS_ACCESS_WORD 2
-
-/* 5.2.10 "Firmware ACPI Control Structure (FACS)": no waking vector, no global lock owner. */
-struct acpi_facs {
-	char signature[4];
-	uint32_t length;
-	uint32_t hardware_signature;
-	uint32_t firmware_waking_vector;
-	uint32_t global_lock;
-	uint32_t flags;
-	uint64_t x_firmware_waking_vector;
-	uint8_t version;
-	uint8_t reserved[3];
-	uint32_t ospm_flags;
-	uint8_t reserved2[24];
-} __attribute__((packed));
-
-#define ACPI_FACS_SIZE	  64
-#define ACPI_FACS_ALIGN	  64
-#define ACPI_FACS_VERSION 2
 
 /* 5.2.9 "Fixed ACPI Description Table (FADT)", revision 6 */
 struct acpi_fadt {
@@ -107,10 +91,10 @@ struct acpi_fadt {
 
 _Static_assert(sizeof(struct acpi_fadt) == ACPI_FADT_SIZE, "FADT layout");
 _Static_assert(sizeof(struct acpi_rsdp) == ACPI_RSDP_SIZE, "RSDP layout");
-_Static_assert(sizeof(struct acpi_facs) == ACPI_FACS_SIZE, "FACS layout");
 
-/* IA-PC boot architecture flags: no VGA to probe, no CMOS RTC; no 8042 flag, so Linux does
- * not probe the keyboard controller (the i8042 ports still exist for the reset line). */
+/* IA-PC boot architecture flags: no VGA to probe, no CMOS RTC; MSI supported (bit 3 clear);
+ * no 8042 flag, so Linux does not probe the keyboard controller (its ports still exist for
+ * the reset line). */
 #define ACPI_IAPC_NO_VGA      (1u << 2)
 #define ACPI_IAPC_NO_CMOS_RTC (1u << 5)
 /* Fixed feature flags */
@@ -118,6 +102,7 @@ _Static_assert(sizeof(struct acpi_facs) == ACPI_FACS_SIZE, "FACS layout");
 #define ACPI_FADT_PWR_BUTTON	(1u << 4) /* no fixed-hardware power button */
 #define ACPI_FADT_SLP_BUTTON	(1u << 5) /* no fixed-hardware sleep button */
 #define ACPI_FADT_RESET_REG_SUP (1u << 10)
+#define ACPI_FADT_HW_REDUCED	(1u << 20)
 /* C2/C3 latencies above these limits mean "not supported". */
 #define ACPI_FADT_NO_C2 101
 #define ACPI_FADT_NO_C3 1001
@@ -142,13 +127,6 @@ struct madt_ioapic {
 	uint32_t gsi_base;
 } __attribute__((packed));
 
-struct madt_iso {
-	uint8_t type, length;
-	uint8_t bus, source;
-	uint32_t gsi;
-	uint16_t flags;
-} __attribute__((packed));
-
 struct madt_lapic_nmi {
 	uint8_t type, length;
 	uint8_t uid;
@@ -158,16 +136,26 @@ struct madt_lapic_nmi {
 
 #define MADT_LAPIC	   0
 #define MADT_IOAPIC	   1
-#define MADT_ISO	   2
 #define MADT_LAPIC_NMI	   4
 #define MADT_LAPIC_ENABLED 1
 #define MADT_UID_ALL	   0xff
-#define MADT_PCAT_COMPAT   1 /* flags: dual 8259 PICs present */
-/* MPS INTI flags: active high (01), edge triggered (01 << 2), as the ISA bus has it. */
-#define MADT_INTI_EDGE_HIGH 0x0005
-#define MADT_IOAPIC_ID	    0 /* KVM's IOAPIC resets its ID register to 0 */
+#define MADT_IOAPIC_ID	   0 /* KVM's IOAPIC resets its ID register to 0 */
+
+/* PCI Firmware Specification 3.2, 4.1.2 "MCFG Table Description" */
+struct acpi_mcfg {
+	struct acpi_header h;
+	uint8_t reserved[8];
+	uint64_t ecam_base;
+	uint16_t segment;
+	uint8_t bus_start, bus_end;
+	uint32_t reserved2;
+} __attribute__((packed));
 
 #define ACPI_TABLE_ALIGN 16
+#define ACPI_XSDT_MAX	 3	/* FADT, MADT, MCFG */
+#define ACPI_PCI_PRT_ALL 0xffff /* _PRT address: any function of the slot */
+#define ACPI_PCI_PINS	 4	/* INTA# .. INTD# */
+#define ACPI_4G		 0x100000000ULL
 
 static uint8_t acpi_checksum(const void *p, size_t len)
 {
@@ -201,56 +189,44 @@ static int acpi_put_table(const struct guest_mem *gm, uint64_t gpa, void *table)
 	return gmem_write(gm, gpa, table, h->length);
 }
 
-/* An I/O port register of bits width, accessed in units of access (1 byte, 2 word). */
-static struct acpi_gas acpi_io_gas(uint16_t port, uint8_t bits, uint8_t access)
+/* A byte-wide I/O port register. */
+static struct acpi_gas acpi_io_gas8(uint16_t port)
 {
 	return (struct acpi_gas){.space_id = ACPI_GAS_SYSTEM_IO,
-				 .bit_width = bits,
+				 .bit_width = 8,
 				 .bit_offset = 0,
-				 .access_size = access,
+				 .access_size = ACPI_GAS_ACCESS_BYTE,
 				 .address = port};
 }
 
-static void acpi_fill_fadt(struct acpi_fadt *f, const struct acpi_config *cfg, uint64_t dsdt,
-			   uint64_t facs)
+static void acpi_fill_fadt(struct acpi_fadt *f, const struct acpi_config *cfg, uint64_t dsdt)
 {
-	uint16_t evt = (uint16_t)(cfg->pm_port + ACPI_PM1_STS);
-	uint16_t cnt = (uint16_t)(cfg->pm_port + ACPI_PM1_CNT);
-
 	memset(f, 0, sizeof(*f));
 	acpi_header_init(&f->h, "FACP", sizeof(*f), ACPI_FADT_REVISION);
 	f->minor_version = ACPI_FADT_MINOR;
-	/* The 32-bit pointers only: ACPICA uses them when the X_ ones are zero. */
-	f->firmware_ctrl = (uint32_t)facs;
+	/* Both pointers, equal: ACPICA warns when they differ. No FACS in HW-reduced mode. */
 	f->dsdt = (uint32_t)dsdt;
 	f->x_dsdt = dsdt;
 	/*
-	 * The SCI is wired to a pin nobody else drives; with SMI_CMD 0 the platform is always
-	 * in ACPI mode, so the SCI would only ever report fixed events, and none are enabled.
+	 * SCI_INT 0, no SMI_CMD, no PM1/PM2/PM timer/GPE blocks: with HW_REDUCED_ACPI ACPICA
+	 * installs no SCI handler and Linux sets up no SCI override, so none of them is read.
 	 */
-	f->sci_int = cfg->sci_gsi;
-	f->pm1a_evt_blk = evt;
-	f->pm1a_cnt_blk = cnt;
-	f->pm1_evt_len = ACPI_PM1_EVT_LEN;
-	f->pm1_cnt_len = ACPI_PM1_CNT_LEN;
-	f->x_pm1a_evt_blk = acpi_io_gas(evt, 8 * ACPI_PM1_EVT_LEN, ACPI_GAS_ACCESS_WORD);
-	f->x_pm1a_cnt_blk = acpi_io_gas(cnt, 8 * ACPI_PM1_CNT_LEN, ACPI_GAS_ACCESS_WORD);
-	/* No PM timer, GPE blocks, C2/C3 or P_BLK: kvm-clock and the LAPIC timer suffice. */
+	f->flags = ACPI_FADT_WBINVD | ACPI_FADT_PWR_BUTTON | ACPI_FADT_SLP_BUTTON |
+		   ACPI_FADT_RESET_REG_SUP | ACPI_FADT_HW_REDUCED;
 	f->p_lvl2_lat = ACPI_FADT_NO_C2;
 	f->p_lvl3_lat = ACPI_FADT_NO_C3;
-	f->flags = ACPI_FADT_WBINVD | ACPI_FADT_PWR_BUTTON | ACPI_FADT_SLP_BUTTON |
-		   ACPI_FADT_RESET_REG_SUP;
 	f->iapc_boot_arch = ACPI_IAPC_NO_VGA | ACPI_IAPC_NO_CMOS_RTC;
-	f->reset_reg =
-		acpi_io_gas((uint16_t)(cfg->pm_port + ACPI_PM_RESET), 8, ACPI_GAS_ACCESS_BYTE);
+	f->reset_reg = acpi_io_gas8((uint16_t)(cfg->pm_port + ACPI_PM_RESET));
 	f->reset_value = ACPI_PM_RESET_VALUE;
+	f->sleep_control_reg = acpi_io_gas8((uint16_t)(cfg->pm_port + ACPI_PM_SLEEP_CTL));
+	f->sleep_status_reg = acpi_io_gas8((uint16_t)(cfg->pm_port + ACPI_PM_SLEEP_STS));
 	memcpy(&f->hypervisor_vendor_id, "MICROVM", 8);
 }
 
 static size_t acpi_madt_size(unsigned int n_cpus)
 {
 	return sizeof(struct acpi_madt) + n_cpus * sizeof(struct madt_lapic) +
-	       sizeof(struct madt_ioapic) + sizeof(struct madt_iso) + sizeof(struct madt_lapic_nmi);
+	       sizeof(struct madt_ioapic) + sizeof(struct madt_lapic_nmi);
 }
 
 static void acpi_fill_madt(uint8_t *buf, size_t size, const struct acpi_config *cfg)
@@ -265,20 +241,13 @@ static void acpi_fill_madt(uint8_t *buf, size_t size, const struct acpi_config *
 		.addr = (uint32_t)cfg->ioapic_addr,
 		.gsi_base = 0,
 	};
-	/* The PIT's IRQ 0 arrives on IOAPIC pin 2, as on every PC (and in KVM's routing). */
-	struct madt_iso iso0 = {.type = MADT_ISO,
-				.length = sizeof(iso0),
-				.bus = 0,
-				.source = 0,
-				.gsi = 2,
-				.flags = MADT_INTI_EDGE_HIGH};
 	size_t off = sizeof(*m);
 
 	memset(buf, 0, size);
 	acpi_header_init(&m->h, "APIC", (uint32_t)size, ACPI_MADT_REVISION);
 	m->lapic_addr = (uint32_t)cfg->lapic_addr;
-	/* KVM's in-kernel irqchip has the two 8259s; declaring them keeps GSI n = IRQ n. */
-	m->flags = MADT_PCAT_COMPAT;
+	/* Flags 0, not PCAT_COMPAT: the guest is to leave KVM's 8259 model alone. */
+	m->flags = 0;
 	for (unsigned int i = 0; i < cfg->n_cpus; i++) {
 		struct madt_lapic l = {.type = MADT_LAPIC,
 				       .length = sizeof(l),
@@ -291,59 +260,206 @@ static void acpi_fill_madt(uint8_t *buf, size_t size, const struct acpi_config *
 	}
 	memcpy(buf + off, &io, sizeof(io));
 	off += sizeof(io);
-	/* ISA IRQs 1-15 keep the default identity mapping, edge triggered and active high. */
-	memcpy(buf + off, &iso0, sizeof(iso0));
-	off += sizeof(iso0);
 	/* LINT1 of every local APIC is the NMI input. */
 	memcpy(buf + off, &nmi, sizeof(nmi));
 }
 
+static void acpi_fill_mcfg(struct acpi_mcfg *m, const struct arch_pci_layout *pci)
+{
+	memset(m, 0, sizeof(*m));
+	acpi_header_init(&m->h, "MCFG", sizeof(*m), ACPI_MCFG_REVISION);
+	m->ecam_base = pci->ecam_base;
+	m->segment = 0;
+	m->bus_start = 0;
+	m->bus_end = 0;
+}
+
+/* Name (_HID, EISAID (id)) or Name (_HID, "id") for IDs that are no EISA ID. */
+static void acpi_dsdt_hid(struct aml *a, const char *id, bool eisa)
+{
+	aml_name(a, "_HID");
+	if (eisa)
+		aml_eisaid(a, id);
+	else
+		aml_string(a, id);
+}
+
+static void acpi_dsdt_int(struct aml *a, const char *name, uint64_t v)
+{
+	aml_name(a, name);
+	aml_integer(a, v);
+}
+
+/* Device (COM1) { PNP0501, _CRS: IO 8 ports, Interrupt (Edge, ActiveHigh, Exclusive) } */
+static void acpi_dsdt_com1(struct aml *a, const struct acpi_config *cfg)
+{
+	size_t dev, res;
+
+	dev = aml_device_begin(a, "COM1");
+	acpi_dsdt_hid(a, "PNP0501", true);
+	acpi_dsdt_int(a, "_UID", 0);
+	aml_name(a, "_CRS");
+	res = aml_restemplate_begin(a);
+	aml_res_io(a, cfg->com1_port, cfg->com1_port, 1, 8);
+	aml_res_interrupt(a, true, false, false, cfg->com1_gsi);
+	aml_restemplate_end(a, res);
+	aml_end(a, dev);
+}
+
+static void acpi_dsdt_pvpanic(struct aml *a, const struct acpi_config *cfg)
+{
+	size_t dev, res;
+
+	dev = aml_device_begin(a, "PEVT");
+	acpi_dsdt_hid(a, "QEMU0001", false);
+	aml_name(a, "_CRS");
+	res = aml_restemplate_begin(a);
+	aml_res_io(a, cfg->pvpanic_port, cfg->pvpanic_port, 1, 1);
+	aml_restemplate_end(a, res);
+	aml_end(a, dev);
+}
+
 /*
- * The DSDT body:
- *   Name (\_S5, Package (4) { S5, S5, 0, 0 })
- *   Scope (\_SB) { Device (PEVT) { Name (_HID, "QEMU0001")
- *                                  Name (_CRS, ResourceTemplate () { IO (...) }) } }
+ * Device (VRnn) { Name (_HID, "LNRO0005") Name (_UID, n)
+ *                 Name (_CRS, { Memory32Fixed (window), Interrupt (Edge, ActiveHigh) }) }
+ * Linux's virtio_mmio driver matches LNRO0005 and takes the first memory and IRQ resources.
  */
+static void acpi_dsdt_virtio_mmio(struct aml *a, unsigned int i, const struct vm_mmio_dev *d)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char name[5] = {'V', 'R', hex[(i >> 4) & 0xf], hex[i & 0xf], 0};
+	size_t dev, res;
+
+	dev = aml_device_begin(a, name);
+	acpi_dsdt_hid(a, "LNRO0005", false);
+	acpi_dsdt_int(a, "_UID", i);
+	aml_name(a, "_CRS");
+	res = aml_restemplate_begin(a);
+	aml_res_mem32_fixed(a, true, (uint32_t)d->base, (uint32_t)d->size);
+	aml_res_interrupt(a, true, false, false, d->gsi);
+	aml_restemplate_end(a, res);
+	aml_end(a, dev);
+}
+
+/*
+ * Device (PCI0): the host bridge of segment 0, bus 0.
+ *   _CRS: bus 0-0; the CONFIG_ADDRESS/CONFIG_DATA ports (consumed); the 32-bit BAR window
+ *   (non-prefetchable) and the 64-bit one (prefetchable). No I/O port window: the bus decodes
+ *   no I/O BARs (virtio-pci has none), and a window would let Linux assign ports nobody serves.
+ *   _PRT: for slots 1-31 and INTA#-INTD#, Package { slot << 16 | 0xffff, pin, Zero, GSI }
+ *   with GSI = intx_gsi_base + (slot + pin) % 8, the swizzle the PCI bus code uses (Zero as
+ *   the source: a GSI wired straight to the IOAPIC, level triggered, active low).
+ */
+static void acpi_dsdt_pci(struct aml *a, const struct arch_pci_layout *pci)
+{
+	size_t dev, res, prt, entry;
+
+	dev = aml_device_begin(a, "PCI0");
+	acpi_dsdt_hid(a, "PNP0A08", true); /* PCI Express root bridge: ECAM */
+	aml_name(a, "_CID");
+	aml_eisaid(a, "PNP0A03"); /* PCI root bridge */
+	acpi_dsdt_int(a, "_ADR", 0);
+	acpi_dsdt_int(a, "_SEG", 0);
+	acpi_dsdt_int(a, "_BBN", 0);
+	acpi_dsdt_int(a, "_UID", 0);
+
+	aml_name(a, "_CRS");
+	res = aml_restemplate_begin(a);
+	aml_res_word_bus_number(a, 0, 0);
+	aml_res_io(a, 0xcf8, 0xcf8, 1, 8);
+	aml_res_dword_memory(a, false, (uint32_t)pci->mmio32_base,
+			     (uint32_t)(pci->mmio32_base + pci->mmio32_size - 1));
+	aml_res_qword_memory(a, true, pci->mmio64_base, pci->mmio64_base + pci->mmio64_size - 1);
+	aml_restemplate_end(a, res);
+
+	aml_name(a, "_PRT");
+	prt = aml_package_begin(a, (PCI_MAX_DEVICES - 1) * ACPI_PCI_PINS);
+	for (unsigned int slot = 1; slot < PCI_MAX_DEVICES; slot++) {
+		for (unsigned int pin = 0; pin < ACPI_PCI_PINS; pin++) {
+			entry = aml_package_begin(a, 4);
+			aml_integer(a, (uint64_t)slot << 16 | ACPI_PCI_PRT_ALL);
+			aml_integer(a, pin);
+			aml_integer(a, 0);
+			aml_integer(a, pci->intx_gsi_base + (slot + pin) % PCI_NUM_INTX_GSIS);
+			aml_end(a, entry);
+		}
+	}
+	aml_end(a, prt);
+	aml_end(a, dev);
+
+	/* Motherboard resources: Linux uses the MCFG's ECAM only if something reserves it. */
+	dev = aml_device_begin(a, "RES0");
+	acpi_dsdt_hid(a, "PNP0C02", true);
+	acpi_dsdt_int(a, "_UID", 0);
+	aml_name(a, "_CRS");
+	res = aml_restemplate_begin(a);
+	aml_res_mem32_fixed(a, true, (uint32_t)pci->ecam_base, (uint32_t)PCI_ECAM_BUS_SIZE);
+	aml_restemplate_end(a, res);
+	aml_end(a, dev);
+}
+
+/* The DSDT body: Name (\_S5, Package (4) { S5, S5, 0, 0 }) and Scope (\_SB) { devices }. */
 static void acpi_dsdt_body(struct aml *a, const struct acpi_config *cfg)
 {
-	size_t scope, dev, pkg, res;
+	size_t scope, pkg;
 
 	aml_name(a, "\\_S5");
 	pkg = aml_package_begin(a, 4);
-	aml_integer(a, ACPI_PM_SLP_TYP_S5); /* SLP_TYPa */
+	aml_integer(a, ACPI_PM_SLP_TYP_S5); /* SLP_TYPa: what goes into SLEEP_CONTROL_REG */
 	aml_integer(a, ACPI_PM_SLP_TYP_S5); /* SLP_TYPb */
 	aml_integer(a, 0);
 	aml_integer(a, 0);
 	aml_end(a, pkg);
 
 	scope = aml_scope_begin(a, "\\_SB");
-	if (cfg->pvpanic_port) {
-		dev = aml_device_begin(a, "PEVT");
-		aml_name(a, "_HID");
-		aml_string(a, "QEMU0001");
-		aml_name(a, "_CRS");
-		res = aml_restemplate_begin(a);
-		aml_res_io(a, cfg->pvpanic_port, cfg->pvpanic_port, 1, 1);
-		aml_restemplate_end(a, res);
-		aml_end(a, dev);
-	}
+	if (cfg->com1_port)
+		acpi_dsdt_com1(a, cfg);
+	if (cfg->pvpanic_port)
+		acpi_dsdt_pvpanic(a, cfg);
+	for (unsigned int i = 0; i < cfg->n_mmio_devs; i++)
+		acpi_dsdt_virtio_mmio(a, i, &cfg->mmio_devs[i]);
+	if (cfg->pci)
+		acpi_dsdt_pci(a, cfg->pci);
 	aml_end(a, scope);
+}
+
+/* Only what the tables can express: 8-bit APIC IDs, 32-bit windows where they must be. */
+static bool acpi_config_ok(const struct acpi_config *cfg)
+{
+	const struct arch_pci_layout *pci = cfg->pci;
+
+	if (cfg->n_cpus == 0 || cfg->n_cpus > ACPI_MAX_CPUS ||
+	    cfg->n_mmio_devs > ACPI_MAX_MMIO_DEVS || (cfg->n_mmio_devs && !cfg->mmio_devs))
+		return false;
+	for (unsigned int i = 0; i < cfg->n_mmio_devs; i++) {
+		const struct vm_mmio_dev *d = &cfg->mmio_devs[i];
+
+		if (d->size == 0 || d->base >= ACPI_4G || d->size > ACPI_4G - d->base)
+			return false;
+	}
+	if (!pci)
+		return true;
+	return pci->ecam_base < ACPI_4G && PCI_ECAM_BUS_SIZE <= ACPI_4G - pci->ecam_base &&
+	       pci->mmio32_size && pci->mmio32_base < ACPI_4G &&
+	       pci->mmio32_size <= ACPI_4G - pci->mmio32_base && pci->mmio64_size &&
+	       pci->mmio64_size - 1 <= UINT64_MAX - pci->mmio64_base;
 }
 
 int acpi_build(const struct guest_mem *gm, const struct acpi_config *cfg, uint64_t base,
 	       uint64_t end)
 {
-	uint64_t rsdp_addr, xsdt_addr, fadt_addr, madt_addr, dsdt_addr, facs_addr, top;
+	uint64_t rsdp_addr, xsdt_addr, fadt_addr, madt_addr, mcfg_addr, dsdt_addr, top;
+	uint64_t entries[ACPI_XSDT_MAX];
 	size_t madt_size, xsdt_size, dsdt_size;
+	unsigned int n_entries = 0;
 	struct acpi_rsdp rsdp;
 	struct acpi_fadt fadt;
-	struct acpi_facs facs;
+	struct acpi_mcfg mcfg;
 	uint8_t *madt = NULL, *xsdt = NULL, *dsdt = NULL;
 	struct aml body;
-	uint64_t entries[2];
 	int r;
 
-	if (cfg->n_cpus == 0 || cfg->n_cpus > ACPI_MAX_CPUS)
+	if (!acpi_config_ok(cfg))
 		return -EINVAL;
 	aml_init(&body);
 	acpi_dsdt_body(&body, cfg);
@@ -352,16 +468,16 @@ int acpi_build(const struct guest_mem *gm, const struct acpi_config *cfg, uint64
 		goto out;
 	}
 	madt_size = acpi_madt_size(cfg->n_cpus);
-	xsdt_size = sizeof(struct acpi_header) + sizeof(entries);
+	xsdt_size = sizeof(struct acpi_header) + (cfg->pci ? 3 : 2) * sizeof(entries[0]);
 	dsdt_size = sizeof(struct acpi_header) + body.len;
 
 	rsdp_addr = ALIGN_UP(base, ACPI_TABLE_ALIGN);
 	xsdt_addr = ALIGN_UP(rsdp_addr + sizeof(rsdp), ACPI_TABLE_ALIGN);
 	fadt_addr = ALIGN_UP(xsdt_addr + xsdt_size, ACPI_TABLE_ALIGN);
 	madt_addr = ALIGN_UP(fadt_addr + sizeof(fadt), ACPI_TABLE_ALIGN);
-	dsdt_addr = ALIGN_UP(madt_addr + madt_size, ACPI_TABLE_ALIGN);
-	facs_addr = ALIGN_UP(dsdt_addr + dsdt_size, ACPI_FACS_ALIGN);
-	top = facs_addr + sizeof(facs);
+	mcfg_addr = ALIGN_UP(madt_addr + madt_size, ACPI_TABLE_ALIGN);
+	dsdt_addr = ALIGN_UP(mcfg_addr + (cfg->pci ? sizeof(mcfg) : 0), ACPI_TABLE_ALIGN);
+	top = dsdt_addr + dsdt_size;
 	if (top > end || top > UINT32_MAX) {
 		r = -ENOSPC;
 		goto out;
@@ -382,29 +498,28 @@ int acpi_build(const struct guest_mem *gm, const struct acpi_config *cfg, uint64
 	if (r < 0)
 		goto out;
 
+	acpi_fill_fadt(&fadt, cfg, dsdt_addr);
+	r = acpi_put_table(gm, fadt_addr, &fadt);
+	if (r < 0)
+		goto out;
+	entries[n_entries++] = fadt_addr;
+
 	acpi_fill_madt(madt, madt_size, cfg);
 	r = acpi_put_table(gm, madt_addr, madt);
 	if (r < 0)
 		goto out;
+	entries[n_entries++] = madt_addr;
 
-	/* The FACS has no checksum; the OS owns its fields once booted. */
-	memset(&facs, 0, sizeof(facs));
-	memcpy(facs.signature, "FACS", 4);
-	facs.length = sizeof(facs);
-	facs.version = ACPI_FACS_VERSION;
-	r = gmem_write(gm, facs_addr, &facs, sizeof(facs));
-	if (r < 0)
-		goto out;
+	if (cfg->pci) {
+		acpi_fill_mcfg(&mcfg, cfg->pci);
+		r = acpi_put_table(gm, mcfg_addr, &mcfg);
+		if (r < 0)
+			goto out;
+		entries[n_entries++] = mcfg_addr;
+	}
 
-	acpi_fill_fadt(&fadt, cfg, dsdt_addr, facs_addr);
-	r = acpi_put_table(gm, fadt_addr, &fadt);
-	if (r < 0)
-		goto out;
-
-	entries[0] = fadt_addr;
-	entries[1] = madt_addr;
 	acpi_header_init((struct acpi_header *)xsdt, "XSDT", (uint32_t)xsdt_size, 1);
-	memcpy(xsdt + sizeof(struct acpi_header), entries, sizeof(entries));
+	memcpy(xsdt + sizeof(struct acpi_header), entries, n_entries * sizeof(entries[0]));
 	r = acpi_put_table(gm, xsdt_addr, xsdt);
 	if (r < 0)
 		goto out;

@@ -29,6 +29,18 @@
 #define AML_RES_END_TAG	    0x79 /* small item 0x0f, length 1 */
 #define AML_RES_MEM32_FIXED 0x86 /* large item 0x06 */
 #define AML_RES_EXT_IRQ	    0x89 /* large item 0x09 */
+#define AML_RES_DWORD_ADDR  0x87 /* large item 0x07 */
+#define AML_RES_WORD_ADDR   0x88 /* large item 0x08 */
+#define AML_RES_QWORD_ADDR  0x8a /* large item 0x0a */
+
+/* Address space descriptor fields (ACPI 6.5 section 6.4.3.5 "Address Space Resource
+ * Descriptors"): resource type, general flags, memory type-specific flags. */
+#define AML_ADDR_TYPE_MEM      0
+#define AML_ADDR_TYPE_BUS      2
+#define AML_ADDR_MIN_MAX_FIXED 0x0c /* _MIF | _MAF; bit 0 clear: producer; bit 1 clear: _DEC + */
+#define AML_ADDR_MEM_RW	       0x01
+#define AML_ADDR_MEM_PREFETCH  (3u << 1) /* _MEM: prefetchable */
+#define AML_ADDR_MEM_NONCACHED (0u << 1)
 
 #define AML_PKGLEN_MAX 0x0fffffffU /* 28 bits in the 4-byte encoding */
 
@@ -362,4 +374,51 @@ void aml_res_interrupt(struct aml *a, bool edge, bool active_low, bool shared, u
 	aml_byte(a, flags);
 	aml_byte(a, 1);
 	aml_le(a, gsi, 4);
+}
+
+/*
+ * Word, DWord and QWord address space descriptors share one layout with fields of width bytes:
+ * type, general flags, type-specific flags, then granularity, min, max, translation offset and
+ * length.
+ */
+static void aml_res_address(struct aml *a, uint8_t tag, unsigned int width, uint8_t type,
+			    uint8_t type_flags, uint64_t min, uint64_t max)
+{
+	if (min > max) {
+		if (!a->err)
+			a->err = -EINVAL;
+		return;
+	}
+	aml_byte(a, tag);
+	aml_le(a, 3 + 5 * width, 2); /* length of the data that follows */
+	aml_byte(a, type);
+	aml_byte(a, AML_ADDR_MIN_MAX_FIXED);
+	aml_byte(a, type_flags);
+	aml_le(a, 0, width); /* granularity: 0 for fixed windows */
+	aml_le(a, min, width);
+	aml_le(a, max, width);
+	aml_le(a, 0, width); /* translation offset */
+	aml_le(a, max - min + 1, width);
+}
+
+void aml_res_word_bus_number(struct aml *a, uint16_t min, uint16_t max)
+{
+	aml_res_address(a, AML_RES_WORD_ADDR, 2, AML_ADDR_TYPE_BUS, 0, min, max);
+}
+
+static uint8_t aml_mem_flags(bool prefetchable)
+{
+	return AML_ADDR_MEM_RW | (prefetchable ? AML_ADDR_MEM_PREFETCH : AML_ADDR_MEM_NONCACHED);
+}
+
+void aml_res_dword_memory(struct aml *a, bool prefetchable, uint32_t min, uint32_t max)
+{
+	aml_res_address(a, AML_RES_DWORD_ADDR, 4, AML_ADDR_TYPE_MEM, aml_mem_flags(prefetchable),
+			min, max);
+}
+
+void aml_res_qword_memory(struct aml *a, bool prefetchable, uint64_t min, uint64_t max)
+{
+	aml_res_address(a, AML_RES_QWORD_ADDR, 8, AML_ADDR_TYPE_MEM, aml_mem_flags(prefetchable),
+			min, max);
 }

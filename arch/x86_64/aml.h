@@ -59,5 +59,13 @@ void aml_restemplate_end(struct aml *a, size_t mark);
 void aml_res_io(struct aml *a, uint16_t min, uint16_t max, uint8_t align, uint8_t len);
 void aml_res_mem32_fixed(struct aml *a, bool writable, uint32_t base, uint32_t len);
 void aml_res_interrupt(struct aml *a, bool edge, bool active_low, bool shared, uint32_t gsi);
+/*
+ * Address space descriptors of a bridge's windows (ResourceProducer, MinFixed, MaxFixed,
+ * PosDecode, granularity 0, no translation), [min, max] inclusive; min > max sets -EINVAL.
+ * Memory is read-write, prefetchable or non-cacheable.
+ */
+void aml_res_word_bus_number(struct aml *a, uint16_t min, uint16_t max);
+void aml_res_dword_memory(struct aml *a, bool prefetchable, uint32_t min, uint32_t max);
+void aml_res_qword_memory(struct aml *a, bool prefetchable, uint64_t min, uint64_t max);
 
 #endif /* ARCH_X86_64_AML_H */

@@ -20,6 +20,7 @@
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/platform.h"
 #include "devices/legacy/serial.h"
+#include "devices/pci/pci.h"
 #include "vmm/guest_mem.h"
 #include "vmm/log.h"
 #include "vmm/util.h"
@@ -32,16 +33,32 @@
 /* The CPUID cache leaf (4) counts cores in 6 bits; keep the topology exact. */
 #define ARCH_MAX_VCPUS 64U
 
+_Static_assert(ARCH_MAX_MEM - X86_LOW_RAM_END <= X86_HIGH_RAM_MAX, "RAM reaches the PCI window");
+_Static_assert(X86_PCI_ECAM_SIZE == PCI_ECAM_BUS_SIZE, "ECAM size");
+_Static_assert(X86_PCI_MMIO32_BASE >= X86_LOW_RAM_END &&
+		       X86_PCI_MMIO32_BASE + X86_PCI_MMIO32_SIZE <= X86_VIRTIO_MMIO_BASE,
+	       "32-bit PCI window overlaps RAM or the virtio-mmio slots");
+_Static_assert(X86_VIRTIO_MMIO_BASE + X86_VIRTIO_MMIO_SLOTS * X86_VIRTIO_MMIO_SIZE <=
+			       X86_PCI_ECAM_BASE &&
+		       X86_PCI_ECAM_BASE + X86_PCI_ECAM_SIZE <= X86_IOAPIC_ADDR,
+	       "virtio-mmio slots overlap the ECAM or the ECAM the IOAPIC");
+_Static_assert(X86_VIRTIO_MMIO_GSI0 + X86_VIRTIO_MMIO_SLOTS <= X86_PCI_INTX_GSI0 &&
+		       (X86_COM1_GSI < X86_VIRTIO_MMIO_GSI0),
+	       "virtio-mmio GSIs overlap COM1 or the PCI INTx lines");
+_Static_assert(X86_PCI_MMIO64_BASE + X86_PCI_MMIO64_SIZE <= X86_VIRTIO_SHM_BASE,
+	       "64-bit PCI window overlaps the shared memory window");
+
 int arch_ram_layout(uint64_t mem_size, struct gmem_region *out, unsigned int max)
 {
 	uint64_t low = MIN(mem_size, X86_LOW_RAM_END);
 	unsigned int n = 0;
 
-	if (mem_size == 0 || mem_size > ARCH_MAX_MEM || !IS_ALIGNED(mem_size, 4096ULL))
+	if (mem_size == 0 || mem_size > ARCH_MAX_MEM || !IS_ALIGNED(mem_size, 4096ULL) ||
+	    mem_size - low > X86_HIGH_RAM_MAX)
 		return -EINVAL;
 	if (max < (mem_size > low ? 2U : 1U))
 		return -EINVAL;
-	/* RAM up to 3 GiB, then a 1 GiB hole for MMIO (virtio-mmio, IOAPIC, LAPIC). */
+	/* RAM up to 3 GiB, then a 1 GiB hole for MMIO (PCI, virtio-mmio, IOAPIC, LAPIC). */
 	out[n++] = (struct gmem_region){.gpa = 0, .size = low, .hva = NULL};
 	if (mem_size > low)
 		out[n++] = (struct gmem_region){
@@ -62,6 +79,20 @@ int arch_virtio_mmio_slot(unsigned int i, uint64_t *base, uint64_t *size, uint32
 	*size = X86_VIRTIO_MMIO_SIZE;
 	*gsi = X86_VIRTIO_MMIO_GSI0 + i;
 	return 0;
+}
+
+void arch_pci_layout(struct arch_pci_layout *l)
+{
+	*l = (struct arch_pci_layout){
+		.ecam_base = X86_PCI_ECAM_BASE,
+		.mmio32_base = X86_PCI_MMIO32_BASE,
+		.mmio32_size = X86_PCI_MMIO32_SIZE,
+		.mmio64_base = X86_PCI_MMIO64_BASE,
+		.mmio64_size = X86_PCI_MMIO64_SIZE,
+		.intx_gsi_base = X86_PCI_INTX_GSI0,
+		.shm_base = X86_VIRTIO_SHM_BASE,
+		.shm_size = X86_VIRTIO_SHM_SIZE,
+	};
 }
 
 unsigned int arch_max_vcpus(void)
@@ -94,13 +125,18 @@ int arch_vm_setup(struct vm *vm, char *err, unsigned int errlen)
 int arch_load_guest(struct vm *vm, char *err, unsigned int errlen)
 {
 	const struct vm_config *cfg = vm->cfg;
+	struct arch_pci_layout pci;
 	struct acpi_config acpi = {
 		.n_cpus = cfg->cpus,
 		.pm_port = X86_ACPI_PM_PORT,
-		.sci_gsi = X86_ACPI_SCI_GSI,
 		.pvpanic_port = X86_PVPANIC_PORT,
+		.com1_port = X86_COM1_PORT,
+		.com1_gsi = X86_COM1_GSI,
 		.ioapic_addr = X86_IOAPIC_ADDR,
 		.lapic_addr = X86_LAPIC_ADDR,
+		.mmio_devs = vm->mmio_devs,
+		.n_mmio_devs = vm->n_mmio_devs,
+		.pci = &pci,
 	};
 	struct boot_params_in in;
 	struct boot_info *bi;
@@ -109,11 +145,12 @@ int arch_load_guest(struct vm *vm, char *err, unsigned int errlen)
 
 	if (!vm->arch)
 		return -EINVAL;
+	arch_pci_layout(&pci);
 	bi = &vm->arch->boot;
 	cmdline = malloc(X86_CMDLINE_MAX);
 	if (!cmdline)
 		return -ENOMEM;
-	r = boot_compose_cmdline(cfg, vm->mmio_devs, vm->n_mmio_devs, cmdline, X86_CMDLINE_MAX);
+	r = boot_compose_cmdline(cfg, cmdline, X86_CMDLINE_MAX);
 	if (r < 0) {
 		snprintf(err, errlen, "kernel command line longer than %llu bytes",
 			 (unsigned long long)X86_CMDLINE_MAX - 1);

@@ -18,7 +18,6 @@
 #include "vmm/config.h"
 #include "vmm/guest_mem.h"
 #include "vmm/util.h"
-#include "vmm/vm.h"
 
 #define BOOT_CMDLINE_SERIAL "console=ttyS0 reboot=k panic=1"
 #define BOOT_CMDLINE_VIRTIO "console=hvc0 reboot=k panic=1"
@@ -179,6 +178,9 @@ int boot_e820(const struct guest_mem *gm, struct boot_e820_map *out, unsigned in
 		r |= boot_e820_add(out, max, &n, X86_ACPI_ADDR, X86_ACPI_END, BOOT_E820_RESERVED);
 		r |= boot_e820_add(out, max, &n, X86_HIGH_MEM_START, low_end, BOOT_E820_RAM);
 	}
+	/* Linux uses the MCFG's ECAM only when the firmware reserves it (here and in the DSDT). */
+	r |= boot_e820_add(out, max, &n, X86_PCI_ECAM_BASE, X86_PCI_ECAM_BASE + X86_PCI_ECAM_SIZE,
+			   BOOT_E820_RESERVED);
 	for (unsigned int i = 0; i < gm->n_regions; i++) {
 		const struct gmem_region *g = &gm->regions[i];
 
@@ -188,11 +190,9 @@ int boot_e820(const struct guest_mem *gm, struct boot_e820_map *out, unsigned in
 	return r ? -ENOSPC : (int)n;
 }
 
-int boot_compose_cmdline(const struct vm_config *cfg, const struct vm_mmio_dev *devs,
-			 unsigned int n_devs, char *buf, size_t size)
+int boot_compose_cmdline(const struct vm_config *cfg, char *buf, size_t size)
 {
 	const char *base = cfg->cmdline;
-	size_t len;
 	int w;
 
 	if (!base)
@@ -200,25 +200,7 @@ int boot_compose_cmdline(const struct vm_config *cfg, const struct vm_mmio_dev *
 	w = snprintf(buf, size, "%s", base);
 	if (w < 0 || (size_t)w >= size)
 		return -E2BIG;
-	len = (size_t)w;
-	/* The virtio_mmio driver's "device=<size>@<base>:<irq>" syntax (virtio_mmio.c). */
-	for (unsigned int i = 0; i < n_devs; i++) {
-		const struct vm_mmio_dev *d = &devs[i];
-		const char *sep = len ? " " : "";
-
-		if (d->size % SZ_1K == 0)
-			w = snprintf(buf + len, size - len,
-				     "%svirtio_mmio.device=%" PRIu64 "K@0x%" PRIx64 ":%" PRIu32,
-				     sep, (uint64_t)(d->size / SZ_1K), d->base, d->gsi);
-		else
-			w = snprintf(buf + len, size - len,
-				     "%svirtio_mmio.device=%" PRIu64 "@0x%" PRIx64 ":%" PRIu32, sep,
-				     d->size, d->base, d->gsi);
-		if (w < 0 || (size_t)w >= size - len)
-			return -E2BIG;
-		len += (size_t)w;
-	}
-	return (int)len;
+	return w;
 }
 
 static uint64_t boot_gdt_desc(uint16_t flags, uint32_t base, uint32_t limit)

@@ -14,7 +14,6 @@
 
 struct guest_mem;
 struct vm_config;
-struct vm_mmio_dev;
 
 enum boot_kind { BOOT_BZIMAGE, BOOT_PVH };
 
@@ -54,18 +53,17 @@ struct boot_e820_map {
 
 /*
  * The e820 map of gm: RAM below the EBDA, the EBDA and BIOS area (ACPI tables) reserved, RAM
- * from 1 MiB to the end of the first region, then every other region as RAM. Returns the
- * number of entries or -ENOSPC.
+ * from 1 MiB to the end of the first region, the PCI ECAM reserved, then every other region as
+ * RAM. Returns the number of entries or -ENOSPC.
  */
 int boot_e820(const struct guest_mem *gm, struct boot_e820_map *out, unsigned int max);
 
 /*
- * The kernel command line: cfg->cmdline (or the default for the console kind), then
- * " virtio_mmio.device=<size>@0x<base>:<gsi>" per device. Returns its length, or -E2BIG when
- * it does not fit in size bytes with the NUL.
+ * The kernel command line: cfg->cmdline, or the default for the console kind. Devices need no
+ * parameters: the DSDT describes them. Returns its length, or -E2BIG when it does not fit in
+ * size bytes with the NUL.
  */
-int boot_compose_cmdline(const struct vm_config *cfg, const struct vm_mmio_dev *devs,
-			 unsigned int n_devs, char *buf, size_t size);
+int boot_compose_cmdline(const struct vm_config *cfg, char *buf, size_t size);
 
 /*
  * Load the kernel (bzImage or ELF with a PVH note) and the initrd into gm and write the boot

@@ -44,11 +44,12 @@
 #define EFER_LMA (1ULL << 10)
 
 /* Local APIC registers (offsets in the 4 KiB page, KVM_GET_LAPIC layout). */
-#define APIC_LVT0      0x350
-#define APIC_LVT1      0x360
-#define APIC_DM_MASK   0x700
-#define APIC_DM_NMI    0x400
-#define APIC_DM_EXTINT 0x700
+#define APIC_LVT0	0x350
+#define APIC_LVT1	0x360
+#define APIC_DM_MASK	0x700
+#define APIC_DM_NMI	0x400
+#define APIC_DM_EXTINT	0x700
+#define APIC_LVT_MASKED 0x10000
 
 /* x87 and SSE state at reset (Intel SDM vol. 1 "FINIT" and "MXCSR"). */
 #define FPU_FCW_DEFAULT 0x37f
@@ -341,7 +342,17 @@ static void cpu_lapic_set_lvt(struct kvm_lapic_state *lapic, unsigned int reg, u
 
 void cpu_lapic_lint(struct kvm_lapic_state *lapic)
 {
+	uint32_t v;
+
+	/*
+	 * LINT0 would carry the 8259's ExtINT, but with hardware-reduced ACPI the guest never
+	 * programs KVM's 8259 model, whose reset state (no mask, vector base 0) would turn every
+	 * edge on GSIs 0-15 into a bogus vector 0-15 on vCPU 0. Masked, Linux leaves it masked.
+	 */
 	cpu_lapic_set_lvt(lapic, APIC_LVT0, APIC_DM_EXTINT);
+	memcpy(&v, &lapic->regs[APIC_LVT0], 4);
+	v |= APIC_LVT_MASKED;
+	memcpy(&lapic->regs[APIC_LVT0], &v, 4);
 	cpu_lapic_set_lvt(lapic, APIC_LVT1, APIC_DM_NMI);
 }
 

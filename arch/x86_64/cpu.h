@@ -39,7 +39,7 @@ unsigned int cpu_boot_msrs(struct kvm_msr_entry *out, unsigned int max);
 void cpu_boot_regs(const struct boot_info *bi, struct kvm_regs *regs);
 void cpu_boot_sregs(const struct boot_info *bi, struct kvm_sregs *sregs);
 
-/* LINT0 = ExtINT (the 8259 behind it), LINT1 = NMI, as a BIOS leaves them. */
+/* LINT0 = ExtINT but masked (no 8259 in HW-reduced ACPI), LINT1 = NMI. */
 void cpu_lapic_lint(struct kvm_lapic_state *lapic);
 
 struct cpu_vcpu_args {

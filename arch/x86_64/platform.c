@@ -13,7 +13,7 @@
 #include "devices/legacy/serial.h"
 #include "vmm/vm.h"
 
-/* The UART's interrupt line: COM1 is ISA IRQ 4, an edge-triggered IOAPIC pin. */
+/* The UART's interrupt line: GSI 4 (the DSDT's PNP0501), an edge-triggered IOAPIC pin. */
 static void platform_serial_irq(void *ctx, bool level)
 {
 	struct vm *vm = ctx;

@@ -10,10 +10,10 @@
  * The x86_64 platform around the CPUs: the legacy devices on the port I/O bus and the state
  * the arch layer keeps between arch_vm_setup(), arch_load_guest() and arch_vcpu_setup().
  *
- *   0x060, 0x064  i8042 (reset line)              IRQ 1
- *   0x3f8-0x3ff   COM1 8250 UART -> console fd     IRQ 4
- *   0x505         pvpanic
- *   0x600-0x607   ACPI PM1 event and control blocks, reset register
+ *   0x060, 0x064  i8042 (reset line; not announced in the FADT, so Linux does not probe it)
+ *   0x3f8-0x3ff   COM1 8250 UART -> console fd     GSI 4 (DSDT: PNP0501)
+ *   0x505         pvpanic                          (DSDT: QEMU0001)
+ *   0x600-0x603   ACPI sleep control, sleep status and reset registers (FADT)
  *
  * Ports nobody claims read as all ones, which is what Linux expects of absent hardware: the
  * other COM ports fail the UART probe at once and the DMA page register 0x87 reads 0xff, so

@@ -2,8 +2,6 @@
 #include "devices/legacy/acpi_pm.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,8 +10,6 @@
 
 struct acpi_pm {
 	struct vm *vm;
-	pthread_mutex_t lock;
-	uint16_t sts, en, cnt;
 };
 
 int acpi_pm_create(struct vm *vm, struct acpi_pm **out)
@@ -23,73 +19,30 @@ int acpi_pm_create(struct vm *vm, struct acpi_pm **out)
 	if (!pm)
 		return -ENOMEM;
 	pm->vm = vm;
-	pthread_mutex_init(&pm->lock, NULL);
-	/* Always in ACPI mode: the FADT has no SMI command port to switch modes with. */
-	pm->cnt = ACPI_PM1_CNT_SCI_EN;
 	*out = pm;
 	return 0;
 }
 
 void acpi_pm_destroy(struct acpi_pm *pm)
 {
-	if (!pm)
-		return;
-	pthread_mutex_destroy(&pm->lock);
 	free(pm);
 }
 
-/* Byte i of the register file, as the guest reads it. */
-static uint8_t acpi_pm_byte(const struct acpi_pm *pm, uint64_t i)
-{
-	uint16_t r;
-
-	switch (i & ~1ULL) {
-	case ACPI_PM1_STS:
-		/*
-		 * WAK_STS stays clear: after SLP_EN, ACPICA polls it for the wake-up, and it must
-		 * keep polling (each read an exit) until the main thread has stopped the vCPUs.
-		 */
-		r = pm->sts;
-		break;
-	case ACPI_PM1_EN:
-		r = pm->en;
-		break;
-	case ACPI_PM1_CNT:
-		r = pm->cnt;
-		break;
-	default:
-		return 0;
-	}
-	return (uint8_t)(r >> (8 * (i & 1)));
-}
-
+/* Every register reads 0: SLEEP_CONTROL is write-only, WAK_STS is never set. */
 void acpi_pm_io_read(void *opaque, uint64_t off, void *data, uint32_t len)
 {
-	struct acpi_pm *pm = opaque;
-	uint8_t *b = data;
-
-	pthread_mutex_lock(&pm->lock);
-	for (uint32_t i = 0; i < len; i++)
-		b[i] = acpi_pm_byte(pm, off + i);
-	pthread_mutex_unlock(&pm->lock);
+	(void)opaque;
+	(void)off;
+	memset(data, 0, len);
 }
 
-static void acpi_pm_set_byte(uint16_t *reg, uint64_t i, uint8_t v)
+/* A write to SLEEP_CONTROL_REG: SLP_EN is a command, SLP_TYP says which state. */
+static void acpi_pm_sleep(struct acpi_pm *pm, uint8_t v)
 {
-	unsigned int shift = 8 * (unsigned int)(i & 1);
+	unsigned int typ = (v & ACPI_PM_SLP_TYP_MASK) >> ACPI_PM_SLP_TYP_SHIFT;
 
-	*reg = (uint16_t)((*reg & ~(0xffu << shift)) | ((unsigned int)v << shift));
-}
-
-/* PM1_CNT after a write: SLP_EN is a command, not state. */
-static void acpi_pm_control(struct acpi_pm *pm)
-{
-	unsigned int typ = (pm->cnt & ACPI_PM1_CNT_SLP_TYP_MASK) >> ACPI_PM1_CNT_SLP_TYP_SHIFT;
-
-	pm->cnt |= ACPI_PM1_CNT_SCI_EN;
-	if (!(pm->cnt & ACPI_PM1_CNT_SLP_EN))
+	if (!(v & ACPI_PM_SLP_EN))
 		return;
-	pm->cnt &= (uint16_t)~ACPI_PM1_CNT_SLP_EN;
 	if (typ == ACPI_PM_SLP_TYP_S5)
 		vm_request_exit(pm->vm, VM_EXIT_POWEROFF, 0, "guest powered off (ACPI S5)");
 	else
@@ -101,31 +54,19 @@ void acpi_pm_io_write(void *opaque, uint64_t off, const void *data, uint32_t len
 {
 	struct acpi_pm *pm = opaque;
 	const uint8_t *b = data; /* guest-controlled */
-	bool cnt_written = false;
 
-	pthread_mutex_lock(&pm->lock);
-	/* A wider access is a run of byte accesses to consecutive registers. */
+	/* A wider access is a run of byte writes to consecutive registers. */
 	for (uint32_t i = 0; i < len && off + i < ACPI_PM_NR_PORTS; i++) {
-		uint64_t at = off + i;
-
-		switch (at & ~1ULL) {
-		case ACPI_PM1_STS: /* write 1 to clear */
-			pm->sts &= (uint16_t) ~((unsigned int)b[i] << (8 * (at & 1)));
+		switch (off + i) {
+		case ACPI_PM_SLEEP_CTL:
+			acpi_pm_sleep(pm, b[i]);
 			break;
-		case ACPI_PM1_EN:
-			acpi_pm_set_byte(&pm->en, at, b[i]);
-			break;
-		case ACPI_PM1_CNT:
-			acpi_pm_set_byte(&pm->cnt, at, b[i]);
-			cnt_written = true;
-			break;
-		default:
-			if (at == ACPI_PM_RESET && b[i] == ACPI_PM_RESET_VALUE)
+		case ACPI_PM_RESET:
+			if (b[i] == ACPI_PM_RESET_VALUE)
 				vm_request_exit(pm->vm, VM_EXIT_RESET, 0, "guest reset (ACPI)");
+			break;
+		default: /* SLEEP_STATUS: clearing WAK_STS, which is clear anyway */
 			break;
 		}
 	}
-	if (cnt_written)
-		acpi_pm_control(pm);
-	pthread_mutex_unlock(&pm->lock);
 }

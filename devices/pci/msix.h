@@ -11,6 +11,10 @@
  * Masking stays in user space: msix_notify() on a masked vector (or with the function masked
  * or MSI-X disabled) sets the vector's pending bit instead of writing the eventfd; unmasking a
  * vector with its pending bit set clears the bit and sends the message then.
+ *
+ * Routes are updated lazily: plat->msi_update runs when a vector becomes deliverable (vector
+ * unmasked, function unmasked, MSI-X enabled) with an address/data it has not routed yet, or
+ * at once when the guest changes the message of a deliverable vector.
  */
 
 #include <pthread.h>
@@ -35,11 +39,11 @@ struct msix {
 	struct pci_dev *pdev;
 	const struct pci_platform *plat;
 	uint16_t n_vectors;
-	uint8_t cap_off;   /* MSI-X capability offset in pdev->cfg */
-	uint8_t bar;	   /* BAR holding table and PBA */
-	uint32_t table_off, pba_off; /* inside that BAR */
-	pthread_mutex_t lock;	     /* table and enable state (vCPU threads) */
-	bool enabled, func_masked;   /* mirror of the message control word */
+	uint8_t cap_off;				/* MSI-X capability offset in pdev->cfg */
+	uint8_t bar;					/* BAR holding table and PBA */
+	uint32_t table_off, pba_off;			/* inside that BAR */
+	pthread_mutex_t lock;				/* table and enable state (vCPU threads) */
+	bool enabled, func_masked;			/* mirror of the message control word */
 	uint64_t pending[(MSIX_MAX_VECTORS + 63) / 64]; /* PBA, atomic bit ops */
 	struct msix_vector vec[MSIX_MAX_VECTORS];
 };

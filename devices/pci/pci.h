@@ -26,7 +26,7 @@
 #define PCI_CFG_SPACE_SIZE     256  /* conventional space, what CF8/CFC reaches */
 #define PCI_CFG_SPACE_EXP_SIZE 4096 /* extended space, through ECAM */
 #define PCI_NUM_BARS	       6
-#define PCI_MAX_DEVICES	       32 /* one function per slot, bus 0 */
+#define PCI_MAX_DEVICES	       32	    /* one function per slot, bus 0 */
 #define PCI_ECAM_BUS_SIZE      (1ULL << 20) /* 32 devices x 8 functions x 4 KiB */
 #define PCI_NUM_INTX_GSIS      8 /* INTx lines 16..23, swizzled by slot (the _PRT says so) */
 
@@ -53,18 +53,19 @@ struct pci_platform {
 /* One BAR as the device declares it. Accesses arrive at read/write with off relative to the
  * BAR's base, len 1/2/4/8, on a vCPU thread, with the bus lock held for reading. */
 struct pci_bar {
-	uint64_t size; /* power of two, >= 4 KiB for memory, >= 4 for I/O; 0: unused */
+	uint64_t size; /* power of two: memory 4 KiB..2 GiB (64-bit: more), I/O 4..256; 0: unused */
 	bool is64;     /* takes this BAR and the next */
 	bool prefetch;
-	bool io; /* I/O space BAR (not used by virtio-pci) */
+	bool io;       /* I/O space BAR (not used by virtio-pci) */
 	void *ram_hva; /* non-NULL: RAM-backed (KVM maps it, no exits), read/write unused */
 	bus_read_fn read;
 	bus_write_fn write;
 	void *opaque;
 	/* state, owned by pci.c */
 	uint64_t addr; /* as programmed (or placed by pci_bus_add()) */
-	bool mapped;   /* decoded now: command register enable bit set and addr inside a window */
-	int ram_slot;
+	bool mapped;   /* decoded now: command register enable bit set and addr inside a window,
+			* and no overlap with an already decoded BAR (first come wins, pci.c) */
+	int ram_slot;  /* -1 until plat->map_ram sets it */
 };
 
 /* Per-device hooks; all optional. vCPU threads, bus lock held for writing. */
@@ -99,23 +100,27 @@ struct pci_dev {
 	uint8_t slot;
 	uint32_t intx_gsi; /* INTA# of this slot after the swizzle */
 	uint8_t last_cap;  /* offset of the last capability added, 0: none */
+	uint16_t cap_end;  /* first byte after the last capability (pci_add_cap's cursor) */
 };
 
 struct pci_bus {
 	pthread_rwlock_t lock; /* read: BAR dispatch; write: config space accesses */
 	const struct pci_platform *plat;
 	struct pci_dev *devs[PCI_MAX_DEVICES];
-	uint32_t cf8;		 /* CONFIG_ADDRESS latch */
-	uint64_t ecam_base;	 /* guest address of bus 0's ECAM (PCI_ECAM_BUS_SIZE) */
+	uint32_t cf8;	    /* CONFIG_ADDRESS latch */
+	uint64_t ecam_base; /* guest address of bus 0's ECAM (PCI_ECAM_BUS_SIZE) */
 	uint64_t mmio32_base, mmio32_size, mmio32_next; /* BAR windows and their bump */
 	uint64_t mmio64_base, mmio64_size, mmio64_next; /* allocators for pci_bus_add() */
 	uint32_t intx_gsi_base;				/* GSI of INTx line 0 */
+	uint64_t io_base, io_size, io_next; /* optional I/O BAR window (pci_bus_set_io_window) */
+	struct pci_dev host_bridge;	    /* slot 0, read-only */
 };
 
 /* Fill the type-0 header: IDs, class (24-bit class code), revision, subsystem IDs, interrupt
  * pin INTA#, capability-list bit once a capability is added. Clears the rest. */
 void pci_dev_init(struct pci_dev *pdev, uint16_t vendor, uint16_t device, uint8_t revision,
-		  uint32_t class_code, uint16_t subsys_vendor, uint16_t subsys_id, const char *name);
+		  uint32_t class_code, uint16_t subsys_vendor, uint16_t subsys_id,
+		  const char *name);
 /* Declare BAR i (set size/flags/handlers in a struct pci_bar first). -EINVAL when i or the
  * size is invalid or a 64-bit BAR would not fit. */
 int pci_dev_set_bar(struct pci_dev *pdev, unsigned int i, const struct pci_bar *bar);
@@ -134,6 +139,9 @@ int pci_bus_init(struct pci_bus *bus, const struct pci_platform *plat, uint64_t 
 		 uint64_t mmio32_base, uint64_t mmio32_size, uint64_t mmio64_base,
 		 uint64_t mmio64_size, uint32_t intx_gsi_base);
 void pci_bus_destroy(struct pci_bus *bus);
+/* Optional port I/O window for I/O BARs (none by default: I/O BARs then size correctly but
+ * never decode). Main thread, before pci_bus_add() and pci_bus_register(). */
+int pci_bus_set_io_window(struct pci_bus *bus, uint64_t io_base, uint64_t io_size);
 
 /* Put pdev in the next free slot (1..31; slot 0 is the host bridge), place its BARs in the
  * windows as firmware would (64-bit prefetchable BARs above 4 GiB, the rest below), enable
@@ -141,18 +149,21 @@ void pci_bus_destroy(struct pci_bus *bus);
  * full. */
 int pci_bus_add(struct pci_bus *bus, struct pci_dev *pdev);
 
-/* Claim the bus's windows on the VM's buses (pio: CF8-CFF; mmio: ECAM, both BAR windows). */
+/* Claim the bus's windows on the VM's buses (pio: CF8-CFF and the I/O window if any; mmio: ECAM,
+ * both BAR windows, the 64-bit one only when its size is not 0). */
 int pci_bus_register(struct pci_bus *bus, struct bus *pio, struct bus *mmio);
 
 /* Bus handlers, exposed for tests and fuzzers (opaque = struct pci_bus *). */
-void pci_cf8_read(void *opaque, uint64_t off, void *data, uint32_t len);	 /* port 0xCF8 + off */
+void pci_cf8_read(void *opaque, uint64_t off, void *data, uint32_t len); /* port 0xCF8 + off */
 void pci_cf8_write(void *opaque, uint64_t off, const void *data, uint32_t len);
-void pci_ecam_read(void *opaque, uint64_t off, void *data, uint32_t len);	 /* ECAM + off */
+void pci_ecam_read(void *opaque, uint64_t off, void *data, uint32_t len); /* ECAM + off */
 void pci_ecam_write(void *opaque, uint64_t off, const void *data, uint32_t len);
 void pci_mmio32_read(void *opaque, uint64_t off, void *data, uint32_t len); /* window + off */
 void pci_mmio32_write(void *opaque, uint64_t off, const void *data, uint32_t len);
 void pci_mmio64_read(void *opaque, uint64_t off, void *data, uint32_t len);
 void pci_mmio64_write(void *opaque, uint64_t off, const void *data, uint32_t len);
+void pci_io_read(void *opaque, uint64_t off, void *data, uint32_t len); /* I/O window + off */
+void pci_io_write(void *opaque, uint64_t off, const void *data, uint32_t len);
 
 /* Config access by (slot, offset) as both mechanisms end up doing; takes the bus lock. */
 void pci_config_read(struct pci_bus *bus, unsigned int slot, uint32_t off, void *data,

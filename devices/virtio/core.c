@@ -23,10 +23,17 @@
  * fetch-or, except by reset, which first stops the worker.
  */
 
-/* Bits the core offers to every device. */
+/*
+ * Bits the core offers to every device. IN_ORDER: our devices complete chains in the order
+ * they pop them. ORDER_PLATFORM only tells the driver to use real memory barriers, which it
+ * needs anyway with a device on another host thread. NOTIFICATION_DATA: the data is a hint
+ * we record; the ring itself stays the source of truth.
+ */
 #define VIRTIO_CORE_FEATURES                                                                       \
 	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |                    \
-	 (1ULL << VIRTIO_RING_F_EVENT_IDX))
+	 (1ULL << VIRTIO_RING_F_EVENT_IDX) | (1ULL << VIRTIO_F_IN_ORDER) |                         \
+	 (1ULL << VIRTIO_F_ORDER_PLATFORM) | (1ULL << VIRTIO_F_NOTIFICATION_DATA) |                \
+	 (1ULL << VIRTIO_F_RING_RESET))
 
 /* epoll tags: kind in the high half, index in the low half. */
 #define VIRTIO_EV_KILL	   0ULL
@@ -66,6 +73,18 @@ static void virtio_vq_signal(void *opaque, unsigned int index)
 		vdev->transport->signal_queue(vdev, index);
 }
 
+/* Drop the data-plane state of queue i; keep its identity and interrupt hook. */
+static void virtio_vq_drop(struct virtio_dev *vdev, unsigned int i)
+{
+	struct vq *vq = &vdev->queues[i].vq;
+
+	vq_reset(vq);
+	vq->index = i;
+	vq->signal = virtio_vq_signal;
+	vq->signal_opaque = vdev;
+}
+
+/* Back to the state after device reset ("Virtqueue Reset": the default state). */
 static void virtio_queue_init(struct virtio_dev *vdev, unsigned int i)
 {
 	struct virtio_queue *q = &vdev->queues[i];
@@ -73,10 +92,10 @@ static void virtio_queue_init(struct virtio_dev *vdev, unsigned int i)
 	memset(&q->addrs, 0, sizeof(q->addrs));
 	q->size = vdev->ops->queue_max_size;
 	q->ready = false;
-	vq_reset(&q->vq);
-	q->vq.index = i;
-	q->vq.signal = virtio_vq_signal;
-	q->vq.signal_opaque = vdev;
+	q->was_reset = false;
+	__atomic_store_n(&q->notify_data, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&q->notify_count, 0, __ATOMIC_RELAXED);
+	virtio_vq_drop(vdev, i);
 }
 
 static void virtio_close_fds(struct virtio_dev *vdev)
@@ -343,10 +362,19 @@ static void virtio_worker_stop(struct virtio_dev *vdev)
 
 static uint64_t virtio_offered(struct virtio_dev *vdev)
 {
-	uint64_t dev = vdev->ops->features ? vdev->ops->features(vdev) : 0;
+	uint64_t f = VIRTIO_CORE_FEATURES;
 
-	vdev->offered_features = VIRTIO_CORE_FEATURES | dev;
-	return vdev->offered_features;
+	if (vdev->ops->features)
+		f |= vdev->ops->features(vdev);
+	if (!vdev->no_packed)
+		f |= 1ULL << VIRTIO_F_RING_PACKED;
+	/* Without it the device bypasses any IOMMU: only offered when the VMM asks. */
+	if (vdev->offer_access_platform)
+		f |= 1ULL << VIRTIO_F_ACCESS_PLATFORM;
+	if (vdev->transport)
+		f |= vdev->transport->features;
+	vdev->offered_features = f;
+	return f;
 }
 
 static void virtio_dev_reset(struct virtio_dev *vdev)
@@ -409,32 +437,53 @@ static bool virtio_features_ok(struct virtio_dev *vdev)
 static void virtio_queues_drop(struct virtio_dev *vdev)
 {
 	for (unsigned int i = 0; i < vdev->num_queues; i++)
-		vq_reset(&vdev->queues[i].vq);
+		virtio_vq_drop(vdev, i);
 }
 
-/* Validate every ready queue and cache its rings in the data-plane struct vq. */
+/* What was negotiated that changes how the rings work. */
+static struct vq_features virtio_vq_features(const struct virtio_dev *vdev)
+{
+	return (struct vq_features){
+		.event_idx = virtio_has_feature(vdev, VIRTIO_RING_F_EVENT_IDX),
+		.packed = virtio_has_feature(vdev, VIRTIO_F_RING_PACKED),
+		.in_order = virtio_has_feature(vdev, VIRTIO_F_IN_ORDER),
+		.iommu = virtio_has_feature(vdev, VIRTIO_F_ACCESS_PLATFORM) ? vdev->iommu : NULL,
+	};
+}
+
+/* Validate queue i's rings (guest-programmed) and cache them in its struct vq. vq_setup()
+ * checks the layout's own rules (split: power of two; packed: any size). */
+static int virtio_queue_setup(struct virtio_dev *vdev, unsigned int i)
+{
+	struct virtio_queue *q = &vdev->queues[i];
+	struct vq_features f = virtio_vq_features(vdev);
+	int r;
+
+	r = q->size == 0 || q->size > vdev->ops->queue_max_size ? -EINVAL : 0;
+	if (!r)
+		r = vq_setup(&q->vq, vdev->gm, &q->addrs, q->size, &f);
+	if (r < 0) {
+		virtio_vq_drop(vdev, i);
+		log_warn_ratelimited("%s: queue %u: bad ring (size %u desc 0x%llx driver 0x%llx "
+				     "device 0x%llx)",
+				     vdev->name, i, q->size, (unsigned long long)q->addrs.desc,
+				     (unsigned long long)q->addrs.avail,
+				     (unsigned long long)q->addrs.used);
+	}
+	return r;
+}
+
+/* Validate every ready queue. */
 static int virtio_queues_setup(struct virtio_dev *vdev)
 {
-	struct vq_features f = {.event_idx = virtio_has_feature(vdev, VIRTIO_RING_F_EVENT_IDX)};
 	int r;
 
 	for (unsigned int i = 0; i < vdev->num_queues; i++) {
-		struct virtio_queue *q = &vdev->queues[i];
-
-		if (!q->ready)
+		if (!vdev->queues[i].ready)
 			continue;
-		r = q->size > vdev->ops->queue_max_size ? -EINVAL : 0;
-		if (!r)
-			r = vq_setup(&q->vq, vdev->gm, &q->addrs, q->size, &f);
-		if (r < 0) {
-			log_warn_ratelimited("%s: queue %u: bad ring (size %u desc 0x%llx avail "
-					     "0x%llx used 0x%llx)",
-					     vdev->name, i, q->size,
-					     (unsigned long long)q->addrs.desc,
-					     (unsigned long long)q->addrs.avail,
-					     (unsigned long long)q->addrs.used);
+		r = virtio_queue_setup(vdev, i);
+		if (r < 0)
 			return r;
-		}
 	}
 	return 0;
 }
@@ -552,6 +601,118 @@ void virtio_queue_kick(struct virtio_dev *vdev, uint32_t q)
 		return;
 	}
 	virtio_efd_signal(vdev->queues[q].kick_fd);
+}
+
+void virtio_queue_notify_data(struct virtio_dev *vdev, uint32_t q, uint32_t value)
+{
+	struct virtio_queue *vq;
+
+	if (q >= vdev->num_queues) {
+		log_warn_ratelimited("%s: notify data 0x%x for queue %u of %u ignored", vdev->name,
+				     value, q, vdev->num_queues);
+		return;
+	}
+	vq = &vdev->queues[q];
+	/* "Driver notifications": next_off / next_wrap are a hint only (the driver may send
+	 * stale or duplicate ones), so we record them for inspection and read the ring. */
+	if (virtio_has_feature(vdev, VIRTIO_F_NOTIFICATION_DATA)) {
+		__atomic_store_n(&vq->notify_data, value, __ATOMIC_RELEASE);
+		__atomic_fetch_add(&vq->notify_count, 1, __ATOMIC_ACQ_REL);
+	}
+	virtio_efd_signal(vq->kick_fd);
+}
+
+/* Whether a per-queue reset or re-enable may happen now; warns if not. */
+static bool virtio_ring_reset_ok(struct virtio_dev *vdev, uint32_t q, const char *what)
+{
+	uint8_t st = virtio_status_load(vdev);
+
+	if (q < vdev->num_queues && virtio_has_feature(vdev, VIRTIO_F_RING_RESET) &&
+	    (st & VIRTIO_CONFIG_S_DRIVER_OK) && vdev->active)
+		return true;
+	log_warn_ratelimited("%s: queue %u %s ignored (status 0x%x, RING_RESET %s)", vdev->name, q,
+			     what, st,
+			     virtio_has_feature(vdev, VIRTIO_F_RING_RESET) ? "on" : "off");
+	return false;
+}
+
+/* After the worker was stopped for a single queue: start it again for the others. Its first
+ * pass looks at every live queue, so buffers posted meanwhile are not missed. */
+static void virtio_worker_restart(struct virtio_dev *vdev)
+{
+	int r;
+
+	if (vdev->manual || !vdev->active)
+		return;
+	r = virtio_worker_start(vdev);
+	if (r < 0)
+		virtio_dev_needs_reset(vdev, r);
+}
+
+void virtio_queue_reset(struct virtio_dev *vdev, uint32_t q)
+{
+	if (!virtio_ring_reset_ok(vdev, q, "reset"))
+		return;
+	/* "Virtqueue Reset": once the driver sees the reset complete, the device must not
+	 * touch the old rings. The worker is the only writer; it is joined before the ring
+	 * state goes, and the device drops what it still holds of the queue. */
+	virtio_worker_stop(vdev);
+	if (vdev->ops->queue_reset)
+		vdev->ops->queue_reset(vdev, q);
+	virtio_queue_init(vdev, q);
+	virtio_efd_drain(vdev->queues[q].kick_fd);
+	vdev->queues[q].was_reset = true;
+	virtio_worker_restart(vdev);
+}
+
+void virtio_queue_enable(struct virtio_dev *vdev, uint32_t q)
+{
+	struct virtio_queue *vq;
+	int r;
+
+	if (q >= vdev->num_queues) {
+		log_warn_ratelimited("%s: enable of queue %u of %u ignored", vdev->name, q,
+				     vdev->num_queues);
+		return;
+	}
+	vq = &vdev->queues[q];
+	/* "Device Initialization": before DRIVER_OK the queues are validated at DRIVER_OK. */
+	if (!(virtio_status_load(vdev) & VIRTIO_CONFIG_S_DRIVER_OK)) {
+		vq->ready = true;
+		return;
+	}
+	/* After DRIVER_OK only a queue the driver reset on its own may come back. */
+	if (!vq->was_reset) {
+		log_warn_ratelimited("%s: enable of live queue %u after DRIVER_OK ignored",
+				     vdev->name, q);
+		return;
+	}
+	if (!virtio_ring_reset_ok(vdev, q, "enable"))
+		return;
+	virtio_worker_stop(vdev);
+	r = virtio_queue_setup(vdev, q);
+	if (r < 0) {
+		virtio_dev_needs_reset(vdev, r);
+	} else {
+		vq->ready = true;
+		vq->was_reset = false;
+	}
+	virtio_worker_restart(vdev);
+}
+
+int virtio_dev_add_shm(struct virtio_dev *vdev, uint8_t id, uint64_t size, void *hva)
+{
+	if (vdev->n_shm == VIRTIO_MAX_SHM)
+		return -ENOSPC;
+	if (size == 0 || !IS_ALIGNED(size, VIRTIO_SHM_ALIGN) || !hva ||
+	    !IS_ALIGNED((uintptr_t)hva, VIRTIO_SHM_ALIGN))
+		return -EINVAL;
+	for (unsigned int i = 0; i < vdev->n_shm; i++)
+		if (vdev->shm[i].id == id)
+			return -EINVAL;
+	/* Not touched by device reset: the guest mapping outlives a driver reload. */
+	vdev->shm[vdev->n_shm++] = (struct virtio_shm){.id = id, .size = size, .hva = hva};
+	return 0;
 }
 
 void virtio_dev_set_manual(struct virtio_dev *vdev, bool manual)

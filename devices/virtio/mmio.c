@@ -87,8 +87,42 @@ static uint32_t virtio_mmio_queue_read(struct virtio_mmio *m, uint64_t off)
 		return (uint32_t)q->addrs.used;
 	case VIRTIO_MMIO_QUEUE_USED_HIGH:
 		return (uint32_t)(q->addrs.used >> 32);
+	case VIRTIO_MMIO_QUEUE_RESET:
+		/* Our queue reset completes inside the write, so it never reads 1. */
+		return 0;
 	}
 	return 0;
+}
+
+/* "Shared Memory Regions": the region SHMSel names, or NULL when there is none or the VMM
+ * has not mapped it into guest physical space. */
+static const struct virtio_shm *virtio_mmio_shm(struct virtio_mmio *m)
+{
+	struct virtio_dev *vdev = m->vdev;
+
+	for (unsigned int i = 0; i < vdev->n_shm && i < VIRTIO_MAX_SHM; i++)
+		if (vdev->shm[i].id == m->shm_sel && vdev->shm[i].gpa)
+			return &vdev->shm[i];
+	return NULL;
+}
+
+static uint32_t virtio_mmio_shm_read(struct virtio_mmio *m, uint64_t off)
+{
+	const struct virtio_shm *shm = virtio_mmio_shm(m);
+
+	/* An absent region reads as length and base ~0. */
+	if (!shm)
+		return 0xffffffffU;
+	switch (off) {
+	case VIRTIO_MMIO_SHM_LEN_LOW:
+		return (uint32_t)shm->size;
+	case VIRTIO_MMIO_SHM_LEN_HIGH:
+		return (uint32_t)(shm->size >> 32);
+	case VIRTIO_MMIO_SHM_BASE_LOW:
+		return (uint32_t)shm->gpa;
+	default:
+		return (uint32_t)(shm->gpa >> 32);
+	}
 }
 
 static uint32_t virtio_mmio_reg_read(struct virtio_mmio *m, uint64_t off)
@@ -115,6 +149,7 @@ static uint32_t virtio_mmio_reg_read(struct virtio_mmio *m, uint64_t off)
 	case VIRTIO_MMIO_QUEUE_AVAIL_HIGH:
 	case VIRTIO_MMIO_QUEUE_USED_LOW:
 	case VIRTIO_MMIO_QUEUE_USED_HIGH:
+	case VIRTIO_MMIO_QUEUE_RESET:
 		return virtio_mmio_queue_read(m, off);
 	case VIRTIO_MMIO_INTERRUPT_STATUS:
 		return __atomic_load_n(&vdev->isr, __ATOMIC_ACQUIRE);
@@ -124,8 +159,7 @@ static uint32_t virtio_mmio_reg_read(struct virtio_mmio *m, uint64_t off)
 	case VIRTIO_MMIO_SHM_LEN_HIGH:
 	case VIRTIO_MMIO_SHM_BASE_LOW:
 	case VIRTIO_MMIO_SHM_BASE_HIGH:
-		/* "Shared Memory Regions": no region exists, so length and base read ~0. */
-		return 0xffffffffU;
+		return virtio_mmio_shm_read(m, off);
 	case VIRTIO_MMIO_CONFIG_GENERATION:
 		return __atomic_load_n(&vdev->config_generation, __ATOMIC_ACQUIRE);
 	}
@@ -134,12 +168,14 @@ static uint32_t virtio_mmio_reg_read(struct virtio_mmio *m, uint64_t off)
 }
 
 /* Queue layout registers change only before the queue is enabled and before DRIVER_OK
- * ("Virtqueue Configuration"); later writes are driver bugs and are ignored. */
+ * ("Virtqueue Configuration"), or, with VIRTIO_F_RING_RESET, while a queue the driver reset
+ * waits to be enabled again ("Virtqueue Reset"); other writes are driver bugs, ignored. */
 static struct virtio_queue *virtio_mmio_queue_writable(struct virtio_mmio *m, uint64_t off)
 {
 	struct virtio_queue *q = virtio_mmio_queue(m);
 
-	if (q && !q->ready && !(virtio_get_status(m->vdev) & VIRTIO_CONFIG_S_DRIVER_OK))
+	if (q && !q->ready &&
+	    (q->was_reset || !(virtio_get_status(m->vdev) & VIRTIO_CONFIG_S_DRIVER_OK)))
 		return q;
 	log_warn_ratelimited("%s: write to 0x%llx for queue %u ignored", m->vdev->name,
 			     (unsigned long long)off, m->queue_sel);
@@ -161,11 +197,24 @@ static void virtio_mmio_queue_write(struct virtio_mmio *m, uint64_t off, uint32_
 	struct virtio_queue *q;
 
 	/* Disabling is always recorded so QueueReady reads back what was written, but once
-	 * DRIVER_OK the running queue stays live until reset (no VIRTIO_F_RING_RESET). */
+	 * DRIVER_OK the running queue stays live until a device or queue reset (QueueReset). */
 	if (off == VIRTIO_MMIO_QUEUE_READY && val == 0) {
 		q = virtio_mmio_queue(m);
 		if (q)
 			q->ready = false;
+		return;
+	}
+	/* Enabling: before DRIVER_OK it just marks the queue; after, the core only accepts a
+	 * queue that was reset, and validates it then. */
+	if (off == VIRTIO_MMIO_QUEUE_READY) {
+		if (virtio_mmio_queue(m))
+			virtio_queue_enable(m->vdev, m->queue_sel);
+		return;
+	}
+	/* QueueReset: 1 starts a reset (synchronous), other values mean nothing. */
+	if (off == VIRTIO_MMIO_QUEUE_RESET) {
+		if (val == 1 && virtio_mmio_queue(m))
+			virtio_queue_reset(m->vdev, m->queue_sel);
 		return;
 	}
 	q = virtio_mmio_queue_writable(m, off);
@@ -173,11 +222,8 @@ static void virtio_mmio_queue_write(struct virtio_mmio *m, uint64_t off, uint32_
 		return;
 	switch (off) {
 	case VIRTIO_MMIO_QUEUE_NUM:
-		/* Checked against QueueNumMax and for a power of 2 at DRIVER_OK. */
+		/* Checked against QueueNumMax (and, split, for a power of 2) at enable time. */
 		q->size = (uint16_t)(val > 0xffff ? 0 : val);
-		break;
-	case VIRTIO_MMIO_QUEUE_READY:
-		q->ready = true;
 		break;
 	case VIRTIO_MMIO_QUEUE_DESC_LOW:
 		virtio_set_lo(&q->addrs.desc, val);
@@ -225,11 +271,17 @@ static void virtio_mmio_reg_write(struct virtio_mmio *m, uint64_t off, uint32_t 
 	case VIRTIO_MMIO_QUEUE_AVAIL_HIGH:
 	case VIRTIO_MMIO_QUEUE_USED_LOW:
 	case VIRTIO_MMIO_QUEUE_USED_HIGH:
+	case VIRTIO_MMIO_QUEUE_RESET:
 		virtio_mmio_queue_write(m, off, val);
 		return;
 	case VIRTIO_MMIO_QUEUE_NOTIFY:
-		/* Without VIRTIO_F_NOTIFICATION_DATA the value is the queue index. */
-		virtio_queue_kick(vdev, val);
+		/* "Notification of available buffers": with VIRTIO_F_NOTIFICATION_DATA bits 0-15
+		 * are the queue index and bits 16-31 next_off/next_wrap; else the value is the
+		 * index. The core checks the index. */
+		if (virtio_has_feature(vdev, VIRTIO_F_NOTIFICATION_DATA))
+			virtio_queue_notify_data(vdev, val & 0xffff, val);
+		else
+			virtio_queue_kick(vdev, val);
 		return;
 	case VIRTIO_MMIO_INTERRUPT_ACK:
 		__atomic_fetch_and(&vdev->isr, ~val, __ATOMIC_ACQ_REL);

@@ -10,6 +10,10 @@ struct virtio_dev;
 #define VIRTIO_MMIO_SIZE 0x1000
 /* VendorID register: "MVMM". */
 #define VIRTIO_MMIO_VENDOR 0x4d4d564dU
+/* VIRTIO 1.2 "MMIO Device Register Layout": QueueReset, which Linux 6.1's uapi lacks. */
+#ifndef VIRTIO_MMIO_QUEUE_RESET
+#define VIRTIO_MMIO_QUEUE_RESET 0x0c0
+#endif
 
 /* Transport state: the selector registers. Everything else lives in the generic device. */
 struct virtio_mmio {

@@ -19,6 +19,28 @@
  * Interrupts: MSI-X, one vector per queue plus one for config changes as the driver maps them
  * (VIRTIO_MSI_NO_VECTOR honoured); with MSI-X disabled, INTx# (level, through an irqfd with a
  * resample fd) and the ISR register.
+ *
+ * Choices the spec leaves to the device:
+ * - Common configuration: each field only at its own offset and width (8-bit fields by byte,
+ *   16-bit by word, 32-bit by dword, 64-bit by dword halves or one qword); anything else reads
+ *   0 and is dropped. queue_select past num_queues: every queue field reads 0, writes dropped.
+ * - queue_notify_data (VIRTIO_F_NOTIF_CONFIG_DATA): queue q's id is VIRTIO_PCI_NOTIFY_ID(q),
+ *   deliberately not the index, so a driver that ignores the field is seen (warning).
+ * - The notify region takes 2- and 4-byte writes at 0x3000 + 4 * q; the address names the
+ *   queue, the value is only checked (NOTIFICATION_DATA) and recorded.
+ * - Shared memory regions sit back to back in BAR 2 (page aligned, BAR size the next power
+ *   of two); each region is mapped into the guest on its own through plat->map_ram, so BAR 2
+ *   is declared without ram_hva; its read/write handlers serve the gaps (and the regions when
+ *   the platform cannot map RAM). Up to 3 regions fit in the capability list.
+ * - Vendor data capability (cfg_type 9, 12 bytes): vendor_id VIRTIO_PCI_VNDR_VENDOR, then
+ *   u8 layout version (VIRTIO_PCI_VNDR_VERSION), u8 number of shared memory regions,
+ *   le32 VIRTIO_PCI_VNDR_MAGIC ("MVMM", the virtio-mmio VendorID). The spec forbids 0x1AF4 as
+ *   its vendor_id and microvm owns no PCI vendor ID, so it carries 0xFFFF, which no vendor
+ *   has: no driver mistakes it for its own format.
+ * - PCI_CFG window (cfg_type 5): cap.bar 0 or 2, cap.length 1/2/4, cap.offset aligned to it
+ *   and inside the BAR; otherwise pci_cfg_data reads 0 and writes go nowhere.
+ * - INTx: the command register's INTx-disable bit is not consulted (MSI-X enabled is what
+ *   stops INTx); the ISR read clears it, the line drops at the next resample.
  */
 
 #include <stdbool.h>
@@ -40,6 +62,26 @@
 #define VIRTIO_PCI_MSIX_PBA_OFF	   0x5000
 #define VIRTIO_PCI_SHM_BAR	   2
 #define VIRTIO_PCI_COMMON_CFG_SIZE 64 /* VIRTIO 1.2 layout, up to queue_reset */
+#define VIRTIO_PCI_ISR_SIZE	   1
+#define VIRTIO_PCI_ISR_QUEUE	   0x1 /* "ISR status capability" bit 0 */
+#define VIRTIO_PCI_REVISION	   1
+#define VIRTIO_PCI_NOTIFY_ID(q)	   ((uint16_t)(0x8000u | (q)))
+#define VIRTIO_PCI_VNDR_VENDOR	   0xffff
+#define VIRTIO_PCI_VNDR_VERSION	   1
+#define VIRTIO_PCI_VNDR_MAGIC	   0x4d4d564dU /* "MVMM" */
+#define VIRTIO_PCI_VNDR_CAP_LEN	   12
+
+/* VIRTIO 1.2 definitions Debian 12's (Linux 6.1) uapi headers lack: "Reserved Feature Bits"
+ * and "Vendor data capability". */
+#ifndef VIRTIO_F_NOTIFICATION_DATA
+#define VIRTIO_F_NOTIFICATION_DATA 38
+#endif
+#ifndef VIRTIO_F_NOTIF_CONFIG_DATA
+#define VIRTIO_F_NOTIF_CONFIG_DATA 39
+#endif
+#ifndef VIRTIO_PCI_CAP_VENDOR_CFG
+#define VIRTIO_PCI_CAP_VENDOR_CFG 9
+#endif
 
 struct virtio_pci {
 	struct pci_dev pdev;
@@ -49,12 +91,25 @@ struct virtio_pci {
 	/* common configuration selectors and per-queue state only the transport knows */
 	uint32_t dfselect, gfselect;
 	uint16_t queue_select;
-	uint16_t msix_config;			 /* vector for config changes */
+	uint16_t msix_config;			  /* vector for config changes */
 	uint16_t queue_vector[VIRTIO_MAX_QUEUES]; /* VIRTIO_MSI_NO_VECTOR when unmapped */
 	/* INTx#, used while MSI-X is disabled: level line through an irqfd with resample */
 	int intx_efd, intx_resample_efd;
 	bool notify_registered; /* ioeventfds are on the current BAR 0 address */
 	uint64_t notify_base;
+	bool attached; /* virtio_pci_attach() ran: BAR moves reach the platform */
+	/* cached at init: virtio_pci_destroy() runs after the device is gone */
+	unsigned int num_queues;
+	int notify_fd[VIRTIO_MAX_QUEUES];
+	/* capability offsets in config space (0: absent) */
+	uint8_t cap_pci_cfg;
+	/* BAR 2: region i at shm_off[i], mapped at vdev->shm[i].gpa (0: not mapped) */
+	unsigned int n_shm;
+	uint64_t shm_off[VIRTIO_MAX_SHM], shm_size[VIRTIO_MAX_SHM];
+	void *shm_hva[VIRTIO_MAX_SHM];
+	uint64_t shm_gpa[VIRTIO_MAX_SHM];
+	int shm_slot[VIRTIO_MAX_SHM];
+	uint64_t bar2_size;
 };
 
 /* Build the PCI function around vdev (sets vdev->transport): header, BARs, capabilities,

@@ -6,7 +6,23 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <linux/virtio_config.h>
+
 #include "devices/virtio/virtqueue.h"
+
+/* VIRTIO 1.2 "Reserved Feature Bits" that Debian 12's Linux 6.1 uapi headers lack. */
+#ifndef VIRTIO_F_NOTIFICATION_DATA
+#define VIRTIO_F_NOTIFICATION_DATA 38
+#endif
+#ifndef VIRTIO_F_NOTIF_CONFIG_DATA
+#define VIRTIO_F_NOTIF_CONFIG_DATA 39
+#endif
+#ifndef VIRTIO_F_RING_RESET
+#define VIRTIO_F_RING_RESET 40
+#endif
+
+/* Shared memory regions are mapped with page granularity. */
+#define VIRTIO_SHM_ALIGN 4096ULL
 
 struct guest_mem;
 struct virtio_dev;

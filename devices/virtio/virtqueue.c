@@ -1,96 +1,53 @@
 /* SPDX-License-Identifier: MIT */
 #include "devices/virtio/virtqueue.h"
 
-#include <endian.h>
 #include <errno.h>
-#include <linux/virtio_ring.h>
 #include <string.h>
 
+#include "devices/virtio/vq_ring.h"
 #include "vmm/guest_mem.h"
 #include "vmm/util.h"
 
 /*
- * Split virtqueue, device side (VIRTIO 1.2 "Split Virtqueues"). Every value read from the
- * rings is guest-controlled and may change under us at any time: indices are masked or
- * range-checked before use, descriptors are copied to the stack once, and every buffer address
- * goes through gmem_range(). The fences in this file are the only ones the data plane needs.
+ * The virtqueue API devices use, for both ring layouts (VIRTIO 1.2 "Split Virtqueues" in
+ * vq_split.c, "Packed Virtqueues" in vq_packed.c), and the chain a popped buffer becomes.
+ * Every guest address goes through vq_map() (IOMMU, then gmem_range()), so devices never see
+ * a guest address. The fences of the data plane live in vq_split.c and vq_packed.c only.
  */
 
-/* "The Virtqueue Available Ring" / "The Virtqueue Used Ring": flags, idx, ring[size], and the
- * used_event / avail_event trailer, which exists only when EVENT_IDX was negotiated. */
-static uint64_t vq_avail_bytes(uint16_t size, bool event_idx)
-{
-	return 4 + 2ULL * size + (event_idx ? 2 : 0);
-}
-
-static uint64_t vq_used_bytes(uint16_t size, bool event_idx)
-{
-	return 4 + 8ULL * size + (event_idx ? 2 : 0);
-}
-
-/*
- * Full barrier (store-load ordering). ThreadSanitizer cannot model fences (gcc refuses them
- * with -fsanitize=thread), so TSan builds use a seq_cst read-modify-write instead, which is
- * also a full barrier on x86 and arm64.
- */
 #ifdef __SANITIZE_THREAD__
-static int vq_tsan_fence;
-#define vq_mb() __atomic_fetch_add(&vq_tsan_fence, 0, __ATOMIC_SEQ_CST)
-#else
-#define vq_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+int vq_tsan_fence;
 #endif
 
-static uint16_t vq_load16(const void *p)
+void *vq_map(const struct guest_mem *gm, const struct vq_iommu *iommu, uint64_t addr, uint64_t len,
+	     bool write)
 {
-	return le16toh(__atomic_load_n((const uint16_t *)p, __ATOMIC_RELAXED));
-}
+	uint64_t gpa = addr;
 
-static void vq_store16(void *p, uint16_t v)
-{
-	__atomic_store_n((uint16_t *)p, htole16(v), __ATOMIC_RELAXED);
-}
-
-static uint16_t *vq_used_event(const struct vq *vq)
-{
-	return &vq->avail->ring[vq->size];
-}
-
-static uint16_t *vq_avail_event(const struct vq *vq)
-{
-	return (uint16_t *)&vq->used->ring[vq->size];
+	/* VIRTIO 1.2 "Device-independent feature bits", VIRTIO_F_ACCESS_PLATFORM: the device
+	 * reaches memory through the platform's translation. */
+	if (iommu && iommu->translate(iommu->opaque, addr, len, write, &gpa) < 0)
+		return NULL;
+	return gmem_range(gm, gpa, len);
 }
 
 int vq_setup(struct vq *vq, const struct guest_mem *gm, const struct vq_addrs *a, uint16_t size,
 	     const struct vq_features *f)
 {
-	bool event_idx = f->event_idx;
-
-	void *desc, *avail, *used;
+	int r;
 
 	vq_reset(vq);
-	/* "Virtqueues": the split queue size is a power of 2. */
-	if (!IS_POW2(size) || size > VQ_MAX_SIZE)
-		return -EINVAL;
-	/* "Virtqueues" alignment table: descriptors 16, driver area 2, device area 4. */
-	if (!IS_ALIGNED(a->desc, VRING_DESC_ALIGN_SIZE) ||
-	    !IS_ALIGNED(a->avail, VRING_AVAIL_ALIGN_SIZE) ||
-	    !IS_ALIGNED(a->used, VRING_USED_ALIGN_SIZE))
-		return -EINVAL;
-	desc = gmem_range(gm, a->desc, 16ULL * size);
-	avail = gmem_range(gm, a->avail, vq_avail_bytes(size, event_idx));
-	used = gmem_range(gm, a->used, vq_used_bytes(size, event_idx));
-	if (!desc || !avail || !used)
-		return -EINVAL;
-	/* The host views must be aligned too, or the atomic index accesses would be UB. */
-	if (!IS_ALIGNED((uintptr_t)desc, 8) || !IS_ALIGNED((uintptr_t)avail, 2) ||
-	    !IS_ALIGNED((uintptr_t)used, 4))
-		return -EINVAL;
 	vq->gm = gm;
+	vq->iommu = f->iommu;
 	vq->size = size;
-	vq->event_idx = event_idx;
-	vq->desc = desc;
-	vq->avail = avail;
-	vq->used = used;
+	vq->event_idx = f->event_idx;
+	vq->packed = f->packed;
+	vq->in_order = f->in_order;
+	r = f->packed ? vq_packed_setup(vq, a) : vq_split_setup(vq, a);
+	if (r < 0) {
+		vq_reset(vq);
+		return r;
+	}
 	vq->ready = true;
 	vq_refill_budget(vq);
 	return 0;
@@ -109,8 +66,11 @@ bool vq_budget_spent(const struct vq *vq)
 void vq_reset(struct vq *vq)
 {
 	vq->gm = NULL;
+	vq->iommu = NULL;
 	vq->size = 0;
 	vq->event_idx = false;
+	vq->packed = false;
+	vq->in_order = false;
 	vq->ready = false;
 	vq->desc = NULL;
 	vq->avail = NULL;
@@ -119,28 +79,25 @@ void vq_reset(struct vq *vq)
 	vq->used_idx = 0;
 	vq->signalled_used = 0;
 	vq->signalled_used_valid = false;
+	vq->pdesc = NULL;
+	vq->driver_event = NULL;
+	vq->device_event = NULL;
+	/* "Driver and Device Ring Wrap Counters": both start at 1. */
+	vq->avail_pos = 0;
+	vq->avail_wrap = true;
+	vq->used_pos = 0;
+	vq->used_wrap = true;
+	vq->unpop_pos = 0;
+	vq->unpop_wrap = true;
+	vq->used_unsignalled = 0;
 	vq->notify_off = false;
 	vq->pop_budget = 0;
 }
 
-/*
- * Copy one descriptor out of guest memory. The compiler barrier stops the compiler from
- * re-reading fields from the shared table later (a double fetch the guest could race).
- * memcpy because indirect tables need not be aligned in host memory.
- */
-static void vq_read_desc(const struct vring_desc *src, struct vring_desc *d)
-{
-	memcpy(d, src, sizeof(*d));
-	__asm__ __volatile__("" ::: "memory");
-	d->addr = le64toh(d->addr);
-	d->len = le32toh(d->len);
-	d->flags = le16toh(d->flags);
-	d->next = le16toh(d->next);
-}
-
-static void vq_chain_init(struct vq_chain *c, uint16_t head)
+void vq_chain_init(struct vq_chain *c, uint16_t head)
 {
 	c->head = head;
+	c->n_desc = 0;
 	c->n_out = 0;
 	c->n_in = 0;
 	c->out_len = 0;
@@ -152,28 +109,27 @@ static void vq_chain_init(struct vq_chain *c, uint16_t head)
 	c->pushed = 0;
 }
 
-/* Map one buffer descriptor and append it to the chain. */
-static int vq_chain_add(const struct vq *vq, struct vq_chain *c, const struct vring_desc *d)
+int vq_chain_add(const struct vq *vq, struct vq_chain *c, uint64_t addr, uint32_t len,
+		 bool writable)
 {
-	bool writable = d->flags & VRING_DESC_F_WRITE;
 	uint32_t *total = writable ? &c->in_len : &c->out_len;
 	unsigned int n = c->n_out + c->n_in;
 	void *p;
 
-	/* "The Virtqueue Descriptor Table": device-writable descriptors come after all
-	 * device-readable ones. */
+	/* "The Virtqueue Descriptor Table" / "Packed Virtqueues": device-writable elements come
+	 * after all device-readable ones. */
 	if (!writable && c->n_in)
 		return -EINVAL;
 	if (n >= VQ_MAX_SEGS)
 		return -EINVAL;
 	/* used.len is 32 bits, so a larger total could never be reported back. */
-	if (__builtin_add_overflow(*total, d->len, total))
+	if (__builtin_add_overflow(*total, len, total))
 		return -EINVAL;
-	p = gmem_range(vq->gm, d->addr, d->len);
+	p = vq_map(vq->gm, vq->iommu, addr, len, writable);
 	if (!p)
 		return -EINVAL;
 	c->iov[n].iov_base = p;
-	c->iov[n].iov_len = d->len;
+	c->iov[n].iov_len = len;
 	if (writable)
 		c->n_in++;
 	else
@@ -181,150 +137,50 @@ static int vq_chain_add(const struct vq *vq, struct vq_chain *c, const struct vr
 	return 0;
 }
 
-/* "Indirect Descriptors": walk the table the descriptor d points to. */
-static int vq_walk_indirect(const struct vq *vq, struct vq_chain *c, const struct vring_desc *d)
-{
-	const struct vring_desc *table;
-	struct vring_desc id;
-	unsigned int n, i = 0, ttl;
-	int r;
-
-	/* The driver MUST NOT set both INDIRECT and NEXT; the table length is a non-zero
-	 * multiple of the descriptor size. */
-	if ((d->flags & VRING_DESC_F_NEXT) || d->len == 0 || d->len % sizeof(id))
-		return -EINVAL;
-	n = d->len / sizeof(id);
-	if (n > VQ_MAX_SEGS)
-		return -EINVAL;
-	table = gmem_range(vq->gm, d->addr, d->len);
-	if (!table)
-		return -EINVAL;
-	for (ttl = n; ttl; ttl--) {
-		vq_read_desc(&table[i], &id);
-		/* No INDIRECT inside an indirect table. */
-		if (id.flags & VRING_DESC_F_INDIRECT)
-			return -EINVAL;
-		r = vq_chain_add(vq, c, &id);
-		if (r < 0)
-			return r;
-		if (!(id.flags & VRING_DESC_F_NEXT))
-			return 0;
-		i = id.next;
-		if (i >= n)
-			return -EINVAL;
-	}
-	/* More steps than entries: the table's next fields form a loop. */
-	return -EINVAL;
-}
-
-/* Walk the chain at head into c. At most size direct descriptors (a loop otherwise). */
-static int vq_walk(const struct vq *vq, uint16_t head, struct vq_chain *c)
-{
-	struct vring_desc d;
-	uint16_t i = head;
-	unsigned int ttl;
-	int r;
-
-	for (ttl = vq->size; ttl; ttl--) {
-		vq_read_desc(&vq->desc[i], &d);
-		if (d.flags & VRING_DESC_F_INDIRECT)
-			return vq_walk_indirect(vq, c, &d);
-		r = vq_chain_add(vq, c, &d);
-		if (r < 0)
-			return r;
-		if (!(d.flags & VRING_DESC_F_NEXT))
-			return 0;
-		i = d.next;
-		if (i >= vq->size)
-			return -EINVAL;
-	}
-	return -EINVAL;
-}
-
-/* Tell the driver (EVENT_IDX) to kick once it makes entry last_avail available. */
-static void vq_publish_avail_event(struct vq *vq)
-{
-	if (vq->event_idx && !vq->notify_off)
-		vq_store16(vq_avail_event(vq), vq->last_avail);
-}
-
 int vq_pop(struct vq *vq, struct vq_chain *c)
 {
-	uint16_t avail_idx, head;
 	int r;
 
 	if (!vq->ready || vq->pop_budget == 0)
 		return 0;
-	/* Acquire: the ring entry and descriptors we read next were written before the driver
-	 * published avail->idx; none of those reads may move before this one. */
-	avail_idx = le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE));
-	/* "The Virtqueue Available Ring": the driver can be at most size entries ahead. */
-	if ((uint16_t)(avail_idx - vq->last_avail) > vq->size)
-		return -EINVAL;
-	if (avail_idx == vq->last_avail)
-		return 0;
-	head = vq_load16(&vq->avail->ring[vq->last_avail & (vq->size - 1)]);
-	if (head >= vq->size)
-		return -EINVAL;
-	vq_chain_init(c, head);
-	r = vq_walk(vq, head, c);
-	if (r < 0)
+	r = vq->packed ? vq_packed_pop(vq, c) : vq_split_pop(vq, c);
+	if (r <= 0)
 		return r;
 	c->push_seg = c->n_out;
-	vq->last_avail++;
 	vq->pop_budget--;
-	vq_publish_avail_event(vq);
 	return 1;
 }
 
 void vq_unpop(struct vq *vq)
 {
-	vq->last_avail--;
+	if (!vq->ready)
+		return;
+	if (vq->packed)
+		vq_packed_unpop(vq);
+	else
+		vq_split_unpop(vq);
 	vq->pop_budget++;
-	vq_publish_avail_event(vq);
 }
 
 void vq_push(struct vq *vq, const struct vq_chain *c, uint32_t written)
 {
-	struct vring_used_elem *e;
-
 	if (!vq->ready)
 		return;
-	/* "The Virtqueue Used Ring": len never claims more than the writable part. */
+	/* "The Virtqueue Used Ring" / "Element Address and Length": len never claims more than
+	 * the writable part. */
 	if (written > c->in_len)
 		written = c->in_len;
-	e = &vq->used->ring[vq->used_idx & (vq->size - 1)];
-	e->id = htole32(c->head);
-	e->len = htole32(written);
-	vq->used_idx++;
-	/* Release: the element (and the data written into the buffers) must be visible before
-	 * the index that hands them to the driver. */
-	__atomic_store_n(&vq->used->idx, htole16(vq->used_idx), __ATOMIC_RELEASE);
+	if (vq->packed)
+		vq_packed_push(vq, c, written);
+	else
+		vq_split_push(vq, c, written);
 }
 
 bool vq_should_notify(struct vq *vq)
 {
-	uint16_t old = vq->signalled_used, new = vq->used_idx;
-	bool valid = vq->signalled_used_valid;
-
 	if (!vq->ready)
 		return false;
-	/* Full barrier: our used->idx store must be globally visible before we read the
-	 * driver's used_event / flags, or both sides can miss each other's update (store-load
-	 * ordering, which acquire/release does not give). */
-	vq_mb();
-	/* Nothing used since the last decision (or ever): nothing to signal. */
-	if (old == new)
-		return false;
-	vq->signalled_used = new;
-	vq->signalled_used_valid = true;
-	if (!vq->event_idx)
-		return !(vq_load16(&vq->avail->flags) & VRING_AVAIL_F_NO_INTERRUPT);
-	/* "Used Buffer Notification Suppression": interrupt iff used_event lies in
-	 * [old, new), computed mod 2^16. The first push after setup always signals. */
-	if (!valid)
-		return true;
-	return vring_need_event(vq_load16(vq_used_event(vq)), new, old);
+	return vq->packed ? vq_packed_should_notify(vq) : vq_split_should_notify(vq);
 }
 
 bool vq_notify(struct vq *vq)
@@ -341,9 +197,10 @@ void vq_disable_notify(struct vq *vq)
 	if (!vq->ready || vq->notify_off)
 		return;
 	vq->notify_off = true;
-	/* With EVENT_IDX we simply stop moving avail_event forward. */
-	if (!vq->event_idx)
-		vq_store16(&vq->used->flags, VRING_USED_F_NO_NOTIFY);
+	if (vq->packed)
+		vq_packed_disable_notify(vq);
+	else
+		vq_split_disable_notify(vq);
 }
 
 bool vq_enable_notify(struct vq *vq)
@@ -351,14 +208,7 @@ bool vq_enable_notify(struct vq *vq)
 	if (!vq->ready)
 		return true;
 	vq->notify_off = false;
-	if (vq->event_idx)
-		vq_publish_avail_event(vq);
-	else
-		vq_store16(&vq->used->flags, 0);
-	/* Full barrier: the flag / avail_event store must be visible before we re-read
-	 * avail->idx, else a buffer added in between is never kicked nor seen. */
-	vq_mb();
-	return vq_load16(&vq->avail->idx) == vq->last_avail;
+	return vq->packed ? vq_packed_enable_notify(vq) : vq_split_enable_notify(vq);
 }
 
 /* Copy between the flat buffer and the segments [*seg, end), advancing the cursor. */

@@ -12,6 +12,8 @@ struct guest_mem;
 struct vring_desc;
 struct vring_avail;
 struct vring_used;
+struct vring_packed_desc;
+struct vring_packed_desc_event;
 
 /* Longest chain a device accepts (direct + indirect segments); the spec caps a direct chain at
  * the queue size, so with VQ_MAX_SIZE == VQ_MAX_SEGS no valid chain is refused. */
@@ -45,23 +47,38 @@ struct vq_features {
 };
 
 /*
- * One split virtqueue, data-plane side. Owned by the device's worker thread after DRIVER_OK;
- * devices use it only through the functions below (fields are private to virtqueue.c).
+ * One virtqueue, data-plane side, split or packed layout (vq_split.c, vq_packed.c). Owned by
+ * the device's worker thread after DRIVER_OK; devices use it only through the functions below
+ * (fields are private to the vq_*.c files; tests and fuzzers may poke them).
  */
 struct vq {
 	const struct guest_mem *gm;
+	const struct vq_iommu *iommu; /* ACCESS_PLATFORM translator, NULL: addresses are gpa */
 	uint16_t size;
-	bool event_idx;		 /* VIRTIO_F_EVENT_IDX negotiated */
-	bool ready;		 /* vq_setup() succeeded */
-	struct vring_desc *desc; /* host pointers, validated once in vq_setup() */
+	bool event_idx; /* VIRTIO_F_EVENT_IDX negotiated */
+	bool packed;	/* VIRTIO_F_RING_PACKED layout */
+	bool in_order;	/* VIRTIO_F_IN_ORDER negotiated */
+	bool ready;	/* vq_setup() succeeded */
+	/* Split ring: host pointers, validated once in vq_setup(). */
+	struct vring_desc *desc;
 	struct vring_avail *avail;
 	struct vring_used *used;
 	uint16_t last_avail;	 /* next avail entry to pop */
 	uint16_t used_idx;	 /* shadow of used->idx */
 	uint16_t signalled_used; /* used_idx at the last interrupt (EVENT_IDX "old") */
 	bool signalled_used_valid;
-	bool notify_off;     /* vq_disable_notify() in force */
-	uint16_t pop_budget; /* chains vq_pop() still hands out in this wake-up */
+	/* Packed ring: descriptor ring, driver and device event suppression areas. */
+	struct vring_packed_desc *pdesc;
+	struct vring_packed_desc_event *driver_event, *device_event;
+	uint16_t avail_pos; /* next ring slot to pop, < size */
+	bool avail_wrap;    /* device's view of the driver wrap counter at avail_pos */
+	uint16_t used_pos;  /* next ring slot a used descriptor goes to, < size */
+	bool used_wrap;	    /* Device Ring Wrap Counter */
+	uint16_t unpop_pos; /* avail_pos / avail_wrap before the last pop (vq_unpop()) */
+	bool unpop_wrap;
+	uint32_t used_unsignalled; /* ring slots used since the last interrupt decision */
+	bool notify_off;	   /* vq_disable_notify() in force */
+	uint16_t pop_budget;	   /* chains vq_pop() still hands out in this wake-up */
 	/* Transport hook: raise this queue's interrupt (irqfd / MSI-X vector). */
 	void (*signal)(void *opaque, unsigned int index);
 	void *signal_opaque;
@@ -71,7 +88,8 @@ struct vq {
 /* One descriptor chain, mapped to host memory: readable (out) segments first, then writable
  * (in) ones. Devices never see guest addresses. */
 struct vq_chain {
-	uint16_t head;
+	uint16_t head;	 /* split: head descriptor index; packed: buffer ID */
+	uint16_t n_desc; /* ring descriptors the chain took (packed: slots vq_push() skips) */
 	uint16_t n_out, n_in;
 	uint32_t out_len, in_len; /* totals; vq_pop() refuses a chain whose total overflows */
 	struct iovec iov[VQ_MAX_SEGS];
@@ -82,9 +100,11 @@ struct vq_chain {
 };
 
 /*
- * Validate and cache the rings (called at DRIVER_OK / queue enable, worker not running):
- * size a power of two <= VQ_MAX_SIZE, desc 16-, avail 2-, used 4-byte aligned, each ring
- * entirely inside one RAM region. Returns 0 or -EINVAL.
+ * Validate and cache the rings (called at DRIVER_OK / queue enable, worker not running).
+ * Split: size a power of two <= VQ_MAX_SIZE, desc 16-, avail 2-, used 4-byte aligned.
+ * Packed (f->packed): size 1..VQ_MAX_SIZE, descriptor ring 16-, both event areas 4-byte
+ * aligned. Each ring entirely inside one RAM region; with f->iommu every ring address is an
+ * IOVA, translated first. Returns 0 or -EINVAL.
  */
 int vq_setup(struct vq *vq, const struct guest_mem *gm, const struct vq_addrs *a, uint16_t size,
 	     const struct vq_features *f);
@@ -94,10 +114,13 @@ void vq_reset(struct vq *vq);
 
 /*
  * Pop the next available chain. Returns 1 with *c filled, 0 when the ring is empty, -EINVAL
- * when the driver broke the ring: avail.idx moved by more than size, head or next index out of
- * range, a loop (more than size descriptors), nested or misaligned or empty indirect table, a
- * readable descriptor after a writable one, a segment outside RAM (or straddling two RAM
- * regions), more than VQ_MAX_SEGS segments, a readable or writable total above UINT32_MAX.
+ * when the driver broke the ring. Split: avail.idx moved by more than size, head or next index
+ * out of range, a loop (more than size descriptors). Packed: a chain longer than the ring, a
+ * buffer ID >= size, a chained descriptor not marked available for its lap, INDIRECT together
+ * with NEXT or inside a chain. Both: nested or misaligned or empty indirect table, a readable
+ * descriptor after a writable one, a segment outside RAM (or straddling two RAM regions, or
+ * whose IOVA does not translate), more than VQ_MAX_SEGS segments, a readable or writable
+ * total above UINT32_MAX.
  * Each descriptor is read from guest memory exactly once. On error nothing is consumed; the
  * caller should stop using the queue (virtio_dev_needs_reset()). Worker thread.
  *
@@ -117,18 +140,19 @@ bool vq_budget_spent(const struct vq *vq);
 /* Give the last popped chain back (the device could not take it now). */
 void vq_unpop(struct vq *vq);
 
-/* Return a chain to the driver with `written` bytes in its writable part, publishing the used
- * index with a release barrier. Does not notify. */
+/* Return a chain to the driver with `written` bytes in its writable part, publishing it with a
+ * release barrier (split: used index; packed: used descriptor flags). Does not notify. */
 void vq_push(struct vq *vq, const struct vq_chain *c, uint32_t written);
 
-/* Whether the driver wants an interrupt for what was pushed since the last one
- * (VIRTIO_F_EVENT_IDX used_event, else VRING_AVAIL_F_NO_INTERRUPT). */
+/* Whether the driver wants an interrupt for what was pushed since the last one (split:
+ * EVENT_IDX used_event, else VRING_AVAIL_F_NO_INTERRUPT; packed: driver event suppression). */
 bool vq_should_notify(struct vq *vq);
 
 /* vq_should_notify() ? signal the transport : nothing. Returns true if signalled. */
 bool vq_notify(struct vq *vq);
 
-/* Ask the driver for kicks again (avail_event / clear NO_NOTIFY). Returns false when new
+/* Ask the driver for kicks again (split: avail_event / clear NO_NOTIFY; packed: device event
+ * suppression ENABLE, or DESC at the next slot with EVENT_IDX). Returns false when new
  * buffers raced in meanwhile, so the caller must pop again before sleeping. */
 bool vq_enable_notify(struct vq *vq);
 void vq_disable_notify(struct vq *vq);

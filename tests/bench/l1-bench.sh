@@ -3,7 +3,7 @@
 # tests/bench/l1-bench-overlay.sh installs it as /opt/mv/l1-tests.sh, so
 # images/l1-init runs it with the words of /etc/mvcases as arguments:
 #     n=RUNS        measured runs per VMM and case (default 10)
-#     cases=a,b     tiny, linux (default both); diag (see diag())
+#     cases=a,b     tiny, linux, pci (default all three); diag (see diag())
 # and, from L1's kernel command line, mvbench_from=K: measured runs start at
 # K (run-bench.sh's restart after L1 froze).
 # Both VMMs run in this one L1 boot, interleaved (run i: microvm then QEMU for
@@ -23,7 +23,7 @@ L2=/opt/mv/l2
 W=/tmp/bench
 
 N=10
-CASES="tiny linux"
+CASES="tiny linux pci"
 # run-bench.sh restarts a frozen L1 with mvbench_from=K on its command line.
 FROM=1
 # shellcheck disable=SC2013 # words, not lines
@@ -85,7 +85,29 @@ cmd_qemu_tiny()
 cmd_microvm_linux()
 {
 	set -- "$MV" --kernel "$L2/bzImage" --initrd "$L2/initramfs.cpio.gz" --mem 256M --cpus 1 \
+		--disk "path=$W/disk-microvm.img,transport=mmio" --rng=transport=mmio \
+		--cmdline "$LINUX_CMDLINE"
+	printf '%s\n' "$@"
+}
+
+# The same boot with the devices on PCI (microvm's default transport).
+cmd_microvm_pci()
+{
+	set -- "$MV" --kernel "$L2/bzImage" --initrd "$L2/initramfs.cpio.gz" --mem 256M --cpus 1 \
 		--disk "path=$W/disk-microvm.img" --rng --cmdline "$LINUX_CMDLINE"
+	printf '%s\n' "$@"
+}
+
+# QEMU's microvm machine with its PCIe host (GPEX, ECAM, described in its
+# DSDT) and modern-only virtio-pci functions with MSI-X, like microvm's.
+cmd_qemu_pci()
+{
+	# shellcheck disable=SC2046
+	set -- "$QEMU" $(qemu_base | sed 's/^microvm,accel=kvm,rtc=off$/microvm,accel=kvm,rtc=off,pcie=on/') \
+		-drive "if=none,id=d0,file=$W/disk-qemu.img,format=raw" \
+		-device virtio-blk-pci,drive=d0,disable-legacy=on \
+		-device virtio-rng-pci,disable-legacy=on \
+		-kernel "$L2/bzImage" -initrd "$L2/initramfs.cpio.gz" -append "$LINUX_CMDLINE"
 	printf '%s\n' "$@"
 }
 
@@ -111,7 +133,7 @@ one()
 	i=$3
 	case $c in
 	tiny) marker=$TINY_MARKER t=60 ;;
-	linux) marker=$LINUX_MARKER t=${LINUX_TIMEOUT:-180} ;;
+	linux | pci) marker=$LINUX_MARKER t=${LINUX_TIMEOUT:-180} ;;
 	esac
 	# Arguments hold no newlines, so one per line survives the round trip.
 	old_ifs=$IFS

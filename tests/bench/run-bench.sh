@@ -8,6 +8,8 @@
 #   tiny  peak-rss    peak RSS of the VMM process                (<= 0.15)
 #   linux first-line  exec to the L2 /init's first line          (<= 0.80)
 #   linux exit        exec to process exit after ACPI poweroff   (<= 0.80)
+#   pci   first-line, exit: the same Linux boot with the disk and rng on
+#         virtio-pci (MSI-X), against QEMU's microvm with pcie=on  (<= 0.80)
 # plus untargeted lines: tiny exit, linux peak-rss, linux guest-uptime (the
 # guest's /proc/uptime at its last line) and linux non-guest (exit minus that:
 # VMM and firmware set-up, kernel decompression, poweroff and teardown; the
@@ -21,7 +23,7 @@
 #        tests/bench/run-bench.sh --summary [RESULTS]   (the table again, from
 #        build/bench/results.txt or RESULTS, with BENCH_N as the run count)
 # Environment: BENCH_N (runs per VMM and case, default 10), BENCH_CASES
-# (tiny,linux; add diag for time-stamped verbose runs of each VMM, in the log
+# (tiny,linux,pci; add diag for time-stamped verbose runs of each VMM, in the log
 # as "DIAG ..." lines, see README.md), BENCH_NO_BUILD=1 (skip `make microvm
 # guests images`),
 # L1_TIMEOUT (seconds per L1 boot), BENCH_STALL_S (kill a silent L1 after
@@ -115,6 +117,13 @@ END {
 		row("linux", "guest-uptime", "guest", "ms", "")
 		row("linux", "non-guest", "outside", "ms", "")
 	}
+	if ("pci" in seen || ("pci" SUBSEP "microvm") in bad || ("pci" SUBSEP "qemu") in bad) {
+		row("pci", "first-line", "first", "ms", 0.80)
+		row("pci", "exit", "exit", "ms", 0.80)
+		row("pci", "peak-rss", "rss", "kb", "")
+		row("pci", "guest-uptime", "guest", "ms", "")
+		row("pci", "non-guest", "outside", "ms", "")
+	}
 	printf "medians over the measured runs (of %d per VMM and case; the warm-up run 0 is dropped):\n%s", n, detail
 	for (k in bad) {
 		split(k, p, SUBSEP)
@@ -132,7 +141,7 @@ case ${1-} in
 	exit
 	;;
 esac
-cases=${BENCH_CASES:-tiny,linux}
+cases=${BENCH_CASES:-tiny,linux,pci}
 out=build/bench
 mkdir -p "$out"
 log=$out/l1-console.log
@@ -193,7 +202,7 @@ boot_l1()
 
 stall_s=${BENCH_STALL_S:-120}
 max_boots=${BENCH_BOOTS:-3}
-ncases=$(echo "$cases" | tr ',' '\n' | grep -cx 'tiny\|linux' || true)
+ncases=$(echo "$cases" | tr ',' '\n' | grep -cx 'tiny\|linux\|pci' || true)
 : >"$log"
 : >"$results"
 rm -f "$out"/l1-console-*.log

@@ -46,9 +46,28 @@ static int echo_activate(struct virtio_dev *vdev)
 	return 0;
 }
 
+/* Forget the chains held for queue q: after a reset they belong to nobody. */
+static void echo_drop_held(struct echo_dev *e, unsigned int q)
+{
+	__atomic_fetch_sub(&e->held, e->n_held[q], __ATOMIC_RELEASE);
+	e->n_held[q] = 0;
+}
+
 static void echo_reset(struct virtio_dev *vdev)
 {
-	echo_inc(&echo_of(vdev)->resets);
+	struct echo_dev *e = echo_of(vdev);
+
+	for (unsigned int q = 0; q < ECHO_NUM_QUEUES; q++)
+		echo_drop_held(e, q);
+	echo_inc(&e->resets);
+}
+
+static void echo_queue_reset(struct virtio_dev *vdev, unsigned int q)
+{
+	struct echo_dev *e = echo_of(vdev);
+
+	echo_drop_held(e, q);
+	echo_inc(&e->queue_resets);
 }
 
 /* Copy the readable part into the writable part, 64 bytes at a time. */
@@ -72,6 +91,22 @@ static void echo_repost(struct vq *vq, uint16_t head)
 	__atomic_store_n(&vq->avail->idx, (uint16_t)(idx + 1), __ATOMIC_RELEASE);
 }
 
+/* Hold the chain (hold mode); once hold[q] are in flight, answer them all in order. */
+static void echo_hold(struct echo_dev *e, struct vq *vq, unsigned int q, const struct vq_chain *c)
+{
+	e->held_chains[q][e->n_held[q]++] = *c;
+	echo_inc(&e->held);
+	if (e->n_held[q] < e->hold[q] && e->n_held[q] < ECHO_QUEUE_MAX)
+		return;
+	for (unsigned int i = 0; i < e->n_held[q]; i++) {
+		struct vq_chain *h = &e->held_chains[q][i];
+
+		vq_push(vq, h, echo_chain(h));
+		echo_inc(&e->chains);
+	}
+	echo_drop_held(e, q);
+}
+
 static void echo_queue_notify(struct virtio_dev *vdev, unsigned int q)
 {
 	struct echo_dev *e = echo_of(vdev);
@@ -81,6 +116,10 @@ static void echo_queue_notify(struct virtio_dev *vdev, unsigned int q)
 
 	echo_inc(&e->notifies);
 	while ((r = vq_pop(vq, &c)) > 0) {
+		if (q < ECHO_NUM_QUEUES && e->hold[q]) {
+			echo_hold(e, vq, q, &c);
+			continue;
+		}
 		if (e->mode == ECHO_SLOW)
 			nanosleep(&(struct timespec){0, 1000000}, NULL);
 		vq_push(vq, &c, echo_chain(&c));
@@ -106,7 +145,10 @@ static void echo_backend_event(struct virtio_dev *vdev, int fd, uint32_t events)
 
 static void echo_destroy(struct virtio_dev *vdev)
 {
-	free(echo_of(vdev));
+	struct echo_dev *e = echo_of(vdev);
+
+	free(e->shm);
+	free(e);
 }
 
 static const struct virtio_dev_ops echo_ops = {
@@ -120,6 +162,7 @@ static const struct virtio_dev_ops echo_ops = {
 	.config_write = echo_config_write,
 	.activate = echo_activate,
 	.reset = echo_reset,
+	.queue_reset = echo_queue_reset,
 	.queue_notify = echo_queue_notify,
 	.backend_event = echo_backend_event,
 	.destroy = echo_destroy,
@@ -140,4 +183,30 @@ int echo_create(const struct guest_mem *gm, enum echo_mode mode, struct echo_dev
 	e->mode = mode;
 	*out = e;
 	return 0;
+}
+
+int echo_add_shm(struct echo_dev *e)
+{
+	int r;
+
+	e->shm = aligned_alloc(VIRTIO_SHM_ALIGN, ECHO_SHM_SIZE);
+	if (!e->shm)
+		return -ENOMEM;
+	memset(e->shm, 0, ECHO_SHM_SIZE);
+	r = virtio_dev_add_shm(&e->vdev, ECHO_SHM_ID, ECHO_SHM_SIZE, e->shm);
+	if (r < 0) {
+		free(e->shm);
+		e->shm = NULL;
+	}
+	return r;
+}
+
+void echo_config_set(struct echo_dev *e, const void *cfg)
+{
+	/* The generation moves before the lock is dropped, so a driver reading the
+	 * generation, the fields, and the generation again cannot miss the change. */
+	pthread_mutex_lock(&e->vdev.lock);
+	memcpy(e->config, cfg, ECHO_CONFIG_SIZE);
+	virtio_config_changed(&e->vdev);
+	pthread_mutex_unlock(&e->vdev.lock);
 }

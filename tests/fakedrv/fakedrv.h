@@ -3,10 +3,10 @@
 #define TESTS_FAKEDRV_FAKEDRV_H
 
 /*
- * A fake virtio driver that runs on the host (STYLE.md section 12): fake guest RAM, split rings
- * at spec alignment, and the virtio-mmio register sequence of a real driver, driven through the
- * real transport functions virtio_mmio_read()/virtio_mmio_write(). Test code only; every
- * allocation failure aborts the test.
+ * A fake virtio driver that runs on the host (STYLE.md section 12): fake guest RAM, split or
+ * packed rings at spec alignment, and the register sequence of a real driver over virtio-mmio
+ * (fd_dev_new()) or virtio-pci (fd_dev_new_pci()), driven through the transports' real
+ * register handlers. Test code only; every allocation failure aborts the test.
  *
  * Usage, in a device test (tests/unit/test_rng.c):
  *
@@ -14,14 +14,15 @@
  *	struct virtio_dev *vdev;
  *	ASSERT_OK(rng_create(&g->gm, ..., &vdev));	   // the device under test
  *	struct fd_dev *d = fd_dev_new(g, vdev);		   // virtio-mmio around it
+ *	// or fd_dev_new_on(FD_PCI, g, vdev) for virtio-pci
  *	ASSERT_OK(fd_dev_start(d, FD_FEATURES_ALL));	   // ACK..FEATURES_OK, rings, DRIVER_OK
  *	struct fd_vq *q = fd_dev_vq(d, 0);
  *	uint64_t buf = fd_alloc(g, 64, 8);		   // guest address of a buffer
  *	struct fd_seg seg = { buf, 64 };
  *	ASSERT_OK(fd_vq_add(q, &seg, 0, 1, 0));	   // 0 readable, 1 writable; FD_INDIRECT
- *	fd_vq_kick(q);					   // QueueNotify register
+ *	fd_vq_kick(q);					   // notify (QueueNotify on MMIO)
  *	uint16_t id; uint32_t len;
- *	ASSERT_EQ(fd_vq_wait_used(q, &id, &len, 1000), 1); // irq_fd + InterruptStatus/ACK
+ *	ASSERT_EQ(fd_vq_wait_used(q, &id, &len, 1000), 1); // waits with fd_dev_wait_irq()
  *	uint8_t *p = fd_ptr(g, buf, len);		   // host view of the buffer
  *	fd_dev_free(d);	   // status 0, virtio_dev_destroy() (frees the device)
  *	fd_guest_free(g);
@@ -89,19 +90,19 @@ struct fd_vq {
 	uint64_t itable[VQ_MAX_SIZE];	 /* indirect table of the chain at this head (gpa) */
 	uint16_t itable_cap[VQ_MAX_SIZE];
 	bool event_manual; /* fd_vq_set_used_event() called: stop moving used_event */
-	/* Packed ring (VIRTIO_F_RING_PACKED negotiated), tests/fakedrv/fd_packed.c. desc is
-	 * then the descriptor ring, avail/used unused; the event suppression areas are at
-	 * driver_event / device_event. */
+	/* Packed ring (VIRTIO_F_RING_PACKED negotiated), tests/fakedrv/fd_packed.c. pdesc is
+	 * then the descriptor ring (desc/avail/used NULL), the event suppression areas are at
+	 * driver_event (avail_gpa) / device_event (used_gpa); itable[] is indexed by buffer id. */
 	bool packed;
 	struct vring_packed_desc *pdesc;
 	struct vring_packed_desc_event *driver_event, *device_event;
-	uint16_t next_avail;   /* next ring slot the driver fills */
-	bool avail_wrap;       /* driver's wrap counter */
-	uint16_t next_used;    /* next ring slot the driver reads back */
-	bool used_wrap;	       /* wrap counter expected in the next used descriptor */
+	uint16_t next_avail;		/* next ring slot the driver fills */
+	bool avail_wrap;		/* driver's wrap counter */
+	uint16_t next_used;		/* next ring slot the driver reads back */
+	bool used_wrap;			/* wrap counter expected in the next used descriptor */
 	uint16_t free_ids[VQ_MAX_SIZE]; /* buffer ids not in flight (stack) */
 	uint16_t n_free_ids;
-	uint16_t id_slots[VQ_MAX_SIZE]; /* ring slots the chain with this id took */
+	uint16_t id_slots[VQ_MAX_SIZE]; /* ring slots the chain with this id took (0: free) */
 };
 
 enum fd_transport { FD_MMIO, FD_PCI };
@@ -123,7 +124,10 @@ struct fd_dev {
 	const struct fd_transport_ops *tops;
 	struct virtio_mmio mmio; /* FD_MMIO */
 	struct fd_pci *pci;	 /* FD_PCI */
-	uint64_t features; /* negotiated by fd_dev_start() */
+	uint64_t features;	 /* negotiated by fd_dev_start() */
+	/* ACCESS_PLATFORM tests: added to every ring address the driver programs (the test's
+	 * fake IOMMU subtracts it again). Buffer addresses are the test's own business. */
+	uint64_t iova_offset;
 	unsigned int num_queues;
 	uint16_t qsize[VIRTIO_MAX_QUEUES]; /* 0: use QueueNumMax */
 	bool manual;
@@ -140,7 +144,8 @@ uint64_t fd_alloc(struct fd_guest *g, size_t len, size_t align);
 /* Host pointer for [gpa, gpa + len), or NULL (gmem_range()). */
 void *fd_ptr(struct fd_guest *g, uint64_t gpa, size_t len);
 
-/* Wrap vdev in a virtio-mmio transport (virtio_mmio_init()). Nothing is written yet. */
+/* Wrap vdev in a virtio-mmio transport (virtio_mmio_init()) and check MagicValue / Version.
+ * Nothing is written yet. */
 struct fd_dev *fd_dev_new(struct fd_guest *g, struct virtio_dev *vdev);
 /* Wrap vdev in a virtio-pci transport on a fake PCI bus with a fake KVM platform (eventfds
  * stand in for irqfds), walk the config space the way Linux's virtio_pci_modern does (vendor
@@ -156,7 +161,7 @@ void fd_dev_set_manual(struct fd_dev *d);
 /* Use a queue size other than QueueNumMax for queue q. Call before fd_dev_start(). */
 void fd_dev_set_qsize(struct fd_dev *d, unsigned int q, uint16_t size);
 
-/* 32-bit register access through virtio_mmio_read()/virtio_mmio_write(). */
+/* MMIO only: 32-bit register access through virtio_mmio_read()/virtio_mmio_write(). */
 uint32_t fd_mmio_read(struct fd_dev *d, uint32_t off);
 void fd_mmio_write(struct fd_dev *d, uint32_t off, uint32_t val);
 uint8_t fd_dev_status(struct fd_dev *d);
@@ -186,13 +191,18 @@ bool fd_dev_queue_enabled(struct fd_dev *d, unsigned int q);
 /* Shared memory region id: 0 with base and len filled (guest address), -ENOENT when absent. */
 int fd_dev_shm(struct fd_dev *d, uint8_t id, uint64_t *base, uint64_t *len);
 /* Write a raw value to queue q's notify register (hostile tests; fd_vq_kick() computes the
- * right value itself, with NOTIFICATION_DATA / NOTIF_CONFIG_DATA when negotiated). */
+ * right value itself, with NOTIFICATION_DATA / NOTIF_CONFIG_DATA when negotiated). In manual
+ * mode the device then runs once. */
 void fd_dev_notify_raw(struct fd_dev *d, unsigned int q, uint32_t value);
 
 /* Device config space through the transport (MMIO window at VIRTIO_MMIO_CONFIG, PCI device
  * cfg capability; natural widths). */
 void fd_dev_config_read(struct fd_dev *d, uint32_t off, void *buf, uint32_t len);
 void fd_dev_config_write(struct fd_dev *d, uint32_t off, const void *buf, uint32_t len);
+/* fd_dev_config_read() inside the generation check of "Device Configuration Space" (retry
+ * while the generation changes, like Linux's virtio_cread_bytes()). Returns the number of
+ * attempts (>= 1), -EAGAIN after 1000. */
+int fd_dev_config_read_stable(struct fd_dev *d, uint32_t off, void *buf, uint32_t len);
 
 /* Wait up to timeout_ms for an interrupt (MMIO: irq eventfd, then InterruptStatus + ACK; PCI:
  * the MSI-X vector eventfds, or INTx + ISR read). Returns FD_IRQ_* bits, 0 on timeout. */
@@ -205,18 +215,21 @@ struct fd_vq *fd_dev_vq(struct fd_dev *d, unsigned int q);
 void fd_vq_init(struct fd_vq *q, struct fd_guest *g, uint16_t size);
 /* The same for a packed ring (fd_packed.c): descriptor ring and both event areas. */
 void fd_vq_init_packed(struct fd_vq *q, struct fd_guest *g, uint16_t size);
-/* The notification data of the next kick (VIRTIO_F_NOTIFICATION_DATA bits 16-31): split:
- * avail idx (15 bits) + bit 15 of it; packed: next_off + avail wrap counter. */
+/* The notification data of the next kick, already in bits 16-31 (OR in the queue index):
+ * split: avail idx (15 bits) + bit 15 of it; packed: next_off + avail wrap counter. */
 uint32_t fd_vq_notify_data(const struct fd_vq *q);
 
 /*
  * Post a chain: segs[0..n_out) device-readable, then segs[n_out..n_out+n_in) device-writable.
- * flags: FD_INDIRECT. Publishes it (release fence, avail->idx++). Returns the head index,
- * -ENOSPC when the ring has no free descriptors.
+ * flags: FD_INDIRECT. Publishes it (release fence, avail->idx++; packed: the first
+ * descriptor's flags last). Returns the head index (packed: the buffer id), -ENOSPC when the
+ * ring has no free descriptors (packed: or no free buffer id).
  */
 int fd_vq_add(struct fd_vq *q, const struct fd_seg *segs, unsigned int n_out, unsigned int n_in,
 	      unsigned int flags);
-/* Put head into the next avail slot and bump avail->idx (for raw, hand-written chains). */
+/* Put head into the next avail slot and bump avail->idx (for raw, hand-written chains).
+ * Packed: `head` is the number of slots the hand-written list fills from next_avail; sets
+ * their AVAIL/USED bits for the lap (the first one last) and moves next_avail past them. */
 void fd_vq_publish(struct fd_vq *q, uint16_t head);
 /* QueueNotify; in manual mode also run the device once. */
 void fd_vq_kick(struct fd_vq *q);
@@ -226,10 +239,13 @@ void fd_vq_kick(struct fd_vq *q);
 int fd_vq_used(struct fd_vq *q, uint16_t *id, uint32_t *len);
 /* fd_vq_used(), waiting up to timeout_ms for interrupts. Returns 1 or 0 (timeout). */
 int fd_vq_wait_used(struct fd_vq *q, uint16_t *id, uint32_t *len, int timeout_ms);
-/* Notification suppression, driver side: used_event (EVENT_IDX) and NO_INTERRUPT. */
+/* Notification suppression, driver side: used_event (EVENT_IDX) and NO_INTERRUPT. Packed:
+ * idx is the driver area off_wrap (slot | wrap << 15), set with mode DESC; NO_INTERRUPT is
+ * mode DISABLE (off: back to DESC after fd_vq_set_used_event(), else ENABLE). */
 void fd_vq_set_used_event(struct fd_vq *q, uint16_t idx);
 void fd_vq_set_no_interrupt(struct fd_vq *q, bool on);
-/* Device side hints: used->flags NO_NOTIFY and avail_event (EVENT_IDX). */
+/* Device side hints: used->flags NO_NOTIFY and avail_event (EVENT_IDX). Packed: device area
+ * mode DISABLE, and its off_wrap. */
 bool fd_vq_no_notify(struct fd_vq *q);
 uint16_t fd_vq_avail_event(struct fd_vq *q);
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "tests/fakedrv/fakedrv.h"
+#include "tests/fakedrv/fd_packed.h"
 #include "vmm/util.h"
 
 /*
@@ -18,6 +19,7 @@ void fd_vq_init(struct fd_vq *q, struct fd_guest *g, uint16_t size)
 
 	q->g = g;
 	q->size = size;
+	q->packed = false;
 	q->desc_gpa = fd_alloc(g, 16ULL * n, 16);
 	q->avail_gpa = fd_alloc(g, 6 + 2ULL * n, 2);
 	q->used_gpa = fd_alloc(g, 6 + 8ULL * n, 4);
@@ -31,6 +33,23 @@ void fd_vq_init(struct fd_vq *q, struct fd_guest *g, uint16_t size)
 		q->next[i] = (uint16_t)(i + 1);
 		q->chain_len[i] = 0;
 	}
+}
+
+uint64_t fd_vq_iova(const struct fd_vq *q, uint64_t gpa)
+{
+	return gpa + (q->dev ? q->dev->iova_offset : 0);
+}
+
+/* VIRTIO 1.2 "Driver Notifications", in bits 16-31 of the notify value: split: the avail
+ * index (next_off = bits 0-14, next_wrap = bit 15); packed: next slot and wrap counter. */
+uint32_t fd_vq_notify_data(const struct fd_vq *q)
+{
+	uint16_t v = q->avail_idx;
+
+	if (q->packed)
+		v = (uint16_t)(q->next_avail |
+			       (q->avail_wrap ? 1u << VRING_PACKED_EVENT_F_WRAP_CTR : 0));
+	return (uint32_t)v << 16;
 }
 
 /* --- rings, driver side --- */
@@ -66,7 +85,8 @@ static int fd_vq_add_indirect(struct fd_vq *q, const struct fd_seg *segs, unsign
 	for (unsigned int i = 0; i < n; i++)
 		fd_desc_set(&t[i], segs[i].gpa, segs[i].len, fd_seg_flags(i, n_out, n),
 			    (uint16_t)(i + 1));
-	fd_desc_set(&q->desc[head], q->itable[head], 16 * n, VRING_DESC_F_INDIRECT, 0);
+	fd_desc_set(&q->desc[head], fd_vq_iova(q, q->itable[head]), 16 * n, VRING_DESC_F_INDIRECT,
+		    0);
 	q->free_head = q->next[head];
 	q->num_free--;
 	q->chain_len[head] = 1;
@@ -101,6 +121,8 @@ int fd_vq_add(struct fd_vq *q, const struct fd_seg *segs, unsigned int n_out, un
 
 	if (n == 0 || n > VQ_MAX_SEGS)
 		return -EINVAL;
+	if (q->packed)
+		return fd_packed_add(q, segs, n_out, n, flags);
 	if (flags & FD_INDIRECT)
 		head = fd_vq_add_indirect(q, segs, n_out, n);
 	else
@@ -112,6 +134,10 @@ int fd_vq_add(struct fd_vq *q, const struct fd_seg *segs, unsigned int n_out, un
 
 void fd_vq_publish(struct fd_vq *q, uint16_t head)
 {
+	if (q->packed) {
+		fd_packed_publish(q, head);
+		return;
+	}
 	__atomic_store_n(&q->avail->ring[q->avail_idx % q->size], head, __ATOMIC_RELAXED);
 	q->avail_idx++;
 	/* "Updating idx": the ring entry (and descriptors) before the index. */
@@ -132,9 +158,12 @@ static void fd_vq_free_chain(struct fd_vq *q, uint16_t head)
 
 int fd_vq_used(struct fd_vq *q, uint16_t *id, uint32_t *len)
 {
-	uint16_t idx = __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE);
 	struct vring_used_elem e;
+	uint16_t idx;
 
+	if (q->packed)
+		return fd_packed_used(q, id, len);
+	idx = __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE);
 	if (idx == q->last_used)
 		return 0;
 	e = q->used->ring[q->last_used % q->size];
@@ -151,21 +180,33 @@ int fd_vq_used(struct fd_vq *q, uint16_t *id, uint32_t *len)
 
 void fd_vq_set_used_event(struct fd_vq *q, uint16_t idx)
 {
+	if (q->packed) {
+		fd_packed_set_used_event(q, idx);
+		return;
+	}
 	q->event_manual = true;
 	__atomic_store_n(&q->avail->ring[q->size], idx, __ATOMIC_RELEASE);
 }
 
 void fd_vq_set_no_interrupt(struct fd_vq *q, bool on)
 {
+	if (q->packed) {
+		fd_packed_set_no_interrupt(q, on);
+		return;
+	}
 	__atomic_store_n(&q->avail->flags, on ? VRING_AVAIL_F_NO_INTERRUPT : 0, __ATOMIC_RELEASE);
 }
 
 bool fd_vq_no_notify(struct fd_vq *q)
 {
+	if (q->packed)
+		return fd_packed_no_notify(q);
 	return __atomic_load_n(&q->used->flags, __ATOMIC_ACQUIRE) & VRING_USED_F_NO_NOTIFY;
 }
 
 uint16_t fd_vq_avail_event(struct fd_vq *q)
 {
+	if (q->packed)
+		return fd_packed_avail_event(q);
 	return __atomic_load_n((uint16_t *)&q->used->ring[q->size], __ATOMIC_ACQUIRE);
 }

@@ -23,7 +23,8 @@ DISK_MB=4
 VM_TIMEOUT=${VM_TIMEOUT:-120}
 
 ALL_CASES="linux-1cpu linux-2cpu linux-pvh linux-virtio-console linux-poweroff
-	linux-sigterm linux-panic errors tiny-hello-pvh tiny-hello-bzimage tiny-triple-fault
+	linux-sigterm linux-panic linux-pci-mixed linux-mmio-mixed linux-pci-intx
+	linux-split errors tiny-hello-pvh tiny-hello-bzimage tiny-triple-fault
 	tiny-smp tiny-smp-cmdline tiny-virtio-poll tiny-virtio-poll-ro"
 
 mkdir -p $W
@@ -253,6 +254,66 @@ case_linux_virtio_console()
 	case_end
 }
 
+# mixed_boot NAME "MICROVM ARGS" MVTESTS EXPECTED-CHECKS - a guest with devices on
+# both transports; every writable disk image must hold what the guest wrote.
+mixed_boot()
+{
+	case_begin "$1"
+	new_disk $W/d1.img
+	new_disk $W/d2.img
+	# shellcheck disable=SC2086 # $2 is a list of arguments
+	vm "$CASE" "$VM_TIMEOUT" --kernel $L2/bzImage --initrd $L2/initramfs.cpio.gz \
+		--cpus 2 --mem 256M $2 \
+		--cmdline "console=hvc0 reboot=k panic=1 quiet mvtest=$3"
+	check_rc 0
+	shift 3
+	guest_results blkall "$@"
+	for img in $W/d1.img $W/d2.img; do
+		got=$(sha_1m "$img")
+		grep -q "^blk-.* PASS sha256=$got" "$W/$CASE.res" &&
+			check "file-$(basename "$img" .img)" PASS "sha256=$got" ||
+			check "file-$(basename "$img" .img)" FAIL "image sha256=$got not written by the guest"
+	done
+	case_end
+}
+
+# Console, one disk and the rng on PCI with MSI-X, a second disk on virtio-mmio,
+# packed rings everywhere (the default).
+case_linux_pci_mixed()
+{
+	mixed_boot linux-pci-mixed \
+		"--console virtio --disk path=$W/d1.img --disk path=$W/d2.img,transport=mmio --rng" \
+		"hvc,blkall,rng,pci,msix,packed,mmio expect_pci=1042,1043,1044 expect_packed=1 expect_mmio=1" \
+		virtio_console-bound hvc-write virtio_rng-bound hwrng pci msix packed mmio
+}
+
+# The other way round: console and rng on virtio-mmio, the disks on PCI.
+case_linux_mmio_mixed()
+{
+	mixed_boot linux-mmio-mixed \
+		"--console virtio,transport=mmio --disk path=$W/d1.img --disk path=$W/d2.img --rng=transport=mmio" \
+		"hvc,blkall,rng,pci,msix,packed,mmio expect_pci=1042 expect_packed=1 expect_mmio=2" \
+		virtio_console-bound hvc-write virtio_rng-bound hwrng pci msix packed mmio
+}
+
+# pci=nomsi: the drivers fall back to INTx# and the ISR (level line, resample).
+case_linux_pci_intx()
+{
+	mixed_boot linux-pci-intx \
+		"--console virtio --disk path=$W/d1.img --disk path=$W/d2.img --rng" \
+		"hvc,blkall,rng,pci pci=nomsi expect_pci=1042,1043,1044" \
+		virtio_console-bound hvc-write virtio_rng-bound hwrng pci
+}
+
+# packed=off: the split ring on both transports.
+case_linux_split()
+{
+	mixed_boot linux-split \
+		"--console virtio,packed=off --disk path=$W/d1.img,packed=off --disk path=$W/d2.img,transport=mmio,packed=off --rng=packed=off" \
+		"hvc,blkall,rng,packed expect_packed=0" \
+		virtio_console-bound hvc-write virtio_rng-bound hwrng packed
+}
+
 case_linux_poweroff()
 {
 	case_begin linux-poweroff
@@ -453,7 +514,8 @@ case_tiny_virtio_poll()
 	new_disk $W/poll.img
 	tiny virtio-poll virtio-poll.elf 0 "" "RESULT blk-write PASS" "RESULT blk-flush PASS" \
 		"RESULT blk-read PASS" "RESULT blk-id PASS" "RESULT rng PASS" \
-		"RESULT irq-status PASS" "VIRTIO DONE" -- --disk path=$W/poll.img --rng
+		"RESULT irq-status PASS" "VIRTIO DONE" -- --disk path=$W/poll.img,transport=mmio \
+		--rng=transport=mmio
 }
 
 # A read-only disk: the device must fail the guest's write with IOERR and the
@@ -474,7 +536,7 @@ case_tiny_virtio_poll_ro()
 	TINY_AFTER=poll_ro_unchanged
 	tiny virtio-poll-ro virtio-poll.elf 0 "" "RESULT blk-write PASS read-only" \
 		"RESULT blk-read PASS" "RESULT rng PASS" "RESULT irq-status PASS" "VIRTIO DONE" \
-		-- --disk path=$W/poll-ro.img,ro --rng
+		-- --disk path=$W/poll-ro.img,ro,transport=mmio --rng=transport=mmio
 	TINY_AFTER=
 }
 

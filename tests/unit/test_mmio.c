@@ -235,6 +235,146 @@ TEST(mmio_features_select)
 	fd_mmio_write(t.d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0xffffffff);
 	ASSERT_EQ(fd_mmio_read(t.d, VIRTIO_MMIO_DEVICE_FEATURES), 0);
 	fd_mmio_write(t.d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
-	ASSERT_EQ(fd_mmio_read(t.d, VIRTIO_MMIO_DEVICE_FEATURES), 1u << (VIRTIO_F_VERSION_1 - 32));
+	ASSERT_EQ(fd_mmio_read(t.d, VIRTIO_MMIO_DEVICE_FEATURES),
+		  (1u << (VIRTIO_F_VERSION_1 - 32)) | (1u << (VIRTIO_F_RING_PACKED - 32)) |
+			  (1u << (VIRTIO_F_IN_ORDER - 32)) |
+			  (1u << (VIRTIO_F_ORDER_PLATFORM - 32)) |
+			  (1u << (VIRTIO_F_NOTIFICATION_DATA - 32)) |
+			  (1u << (VIRTIO_F_RING_RESET - 32)));
+	/* MMIO has no register for NOTIF_CONFIG_DATA, so it is never offered here. */
+	ASSERT_FALSE(fd_mmio_read(t.d, VIRTIO_MMIO_DEVICE_FEATURES) &
+		     (1u << (VIRTIO_F_NOTIF_CONFIG_DATA - 32)));
 	mmio_free(&t);
+}
+
+#define SPLIT_ALL (FD_FEATURES_ALL & ~(1ULL << VIRTIO_F_RING_PACKED))
+
+TEST(mmio_queue_reset_register)
+{
+	struct mmio_t t = mmio_new();
+	struct virtio_queue *q0 = &t.e->vdev.queues[0], *q1 = &t.e->vdev.queues[1];
+	uint64_t desc1 = q1->addrs.desc;
+
+	/* Before DRIVER_OK: reads 0, a write does nothing. */
+	fd_mmio_write(t.d, VIRTIO_MMIO_QUEUE_SEL, 0);
+	ASSERT_EQ(fd_mmio_read(t.d, VIRTIO_MMIO_QUEUE_RESET), 0);
+	ASSERT_OK(fd_dev_start(t.d, SPLIT_ALL));
+	desc1 = q1->addrs.desc;
+	/* Values other than 1 and out-of-range queues are ignored. */
+	fd_mmio_write(t.d, VIRTIO_MMIO_QUEUE_SEL, 0);
+	fd_mmio_write(t.d, VIRTIO_MMIO_QUEUE_RESET, 2);
+	ASSERT_TRUE(q0->vq.ready);
+	fd_mmio_write(t.d, VIRTIO_MMIO_QUEUE_SEL, ECHO_NUM_QUEUES);
+	fd_mmio_write(t.d, VIRTIO_MMIO_QUEUE_RESET, 1);
+	ASSERT_EQ(fd_mmio_read(t.d, VIRTIO_MMIO_QUEUE_RESET), 0);
+	ASSERT_EQ(echo_count(&t.e->queue_resets), 0);
+	/* Reset queue 0: synchronous, so it reads 0 at once, with QueueReady 0. */
+	fd_mmio_write(t.d, VIRTIO_MMIO_QUEUE_SEL, 0);
+	fd_mmio_write(t.d, VIRTIO_MMIO_QUEUE_RESET, 1);
+	ASSERT_EQ(fd_mmio_read(t.d, VIRTIO_MMIO_QUEUE_RESET), 0);
+	ASSERT_EQ(fd_mmio_read(t.d, VIRTIO_MMIO_QUEUE_READY), 0);
+	ASSERT_EQ(fd_mmio_read(t.d, VIRTIO_MMIO_QUEUE_DESC_LOW), 0);
+	ASSERT_EQ(fd_mmio_read(t.d, VIRTIO_MMIO_QUEUE_NUM), ECHO_QUEUE_MAX);
+	ASSERT_FALSE(q0->vq.ready);
+	ASSERT_EQ(echo_count(&t.e->queue_resets), 1);
+	/* Its layout registers are writable again at DRIVER_OK; queue 1's are not. */
+	fd_mmio_write(t.d, VIRTIO_MMIO_QUEUE_NUM, 4);
+	fd_mmio_write(t.d, VIRTIO_MMIO_QUEUE_DESC_LOW, 0x1230);
+	ASSERT_EQ(q0->size, 4);
+	ASSERT_EQ(q0->addrs.desc, 0x1230);
+	fd_mmio_write(t.d, VIRTIO_MMIO_QUEUE_SEL, 1);
+	fd_mmio_write(t.d, VIRTIO_MMIO_QUEUE_DESC_LOW, 0x4560);
+	ASSERT_EQ(q1->addrs.desc, desc1);
+	/* Enabling it with that ring (outside RAM) breaks the device. */
+	fd_mmio_write(t.d, VIRTIO_MMIO_QUEUE_SEL, 0);
+	fd_mmio_write(t.d, VIRTIO_MMIO_QUEUE_READY, 1);
+	ASSERT_TRUE(fd_dev_status(t.d) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	ASSERT_EQ(fd_mmio_read(t.d, VIRTIO_MMIO_QUEUE_READY), 0);
+	/* Device reset: QueueReset reads 0, nothing is marked reset any more. */
+	fd_mmio_write(t.d, VIRTIO_MMIO_STATUS, 0);
+	ASSERT_FALSE(q0->was_reset);
+	ASSERT_EQ(fd_mmio_read(t.d, VIRTIO_MMIO_QUEUE_RESET), 0);
+	mmio_free(&t);
+}
+
+TEST(mmio_queue_reset_needs_feature)
+{
+	struct mmio_t t = mmio_new();
+
+	ASSERT_OK(fd_dev_start(t.d, SPLIT_ALL & ~(1ULL << VIRTIO_F_RING_RESET)));
+	fd_mmio_write(t.d, VIRTIO_MMIO_QUEUE_SEL, 0);
+	fd_mmio_write(t.d, VIRTIO_MMIO_QUEUE_RESET, 1);
+	ASSERT_EQ(fd_mmio_read(t.d, VIRTIO_MMIO_QUEUE_READY), 1);
+	ASSERT_TRUE(t.e->vdev.queues[0].vq.ready);
+	ASSERT_FALSE(t.e->vdev.queues[0].was_reset);
+	/* ... and the layout stays locked. */
+	fd_mmio_write(t.d, VIRTIO_MMIO_QUEUE_NUM, 4);
+	ASSERT_EQ(t.e->vdev.queues[0].size, ECHO_QUEUE_MAX);
+	ASSERT_EQ(echo_count(&t.e->queue_resets), 0);
+	mmio_free(&t);
+}
+
+TEST(mmio_notify_data_decoding)
+{
+	struct mmio_t t = mmio_new();
+	struct virtio_queue *q1 = &t.e->vdev.queues[1];
+
+	/* Without NOTIFICATION_DATA the whole value is the index: 0x10001 is no queue. */
+	ASSERT_OK(fd_dev_start(t.d, SPLIT_ALL & ~(1ULL << VIRTIO_F_NOTIFICATION_DATA)));
+	fd_mmio_write(t.d, VIRTIO_MMIO_QUEUE_NOTIFY, 0x10001);
+	fd_mmio_write(t.d, VIRTIO_MMIO_QUEUE_NOTIFY, 1);
+	ASSERT_EQ(q1->notify_count, 0);
+	/* With it: bits 0-15 the queue, the whole value recorded. */
+	ASSERT_OK(fd_dev_start(t.d, SPLIT_ALL));
+	fd_mmio_write(t.d, VIRTIO_MMIO_QUEUE_NOTIFY, 0x56780001);
+	ASSERT_EQ(q1->notify_count, 1);
+	ASSERT_EQ(q1->notify_data, 0x56780001);
+	fd_mmio_write(t.d, VIRTIO_MMIO_QUEUE_NOTIFY, 0xffff0005);
+	fd_mmio_write(t.d, VIRTIO_MMIO_QUEUE_NOTIFY, 0xffffffff);
+	ASSERT_EQ(q1->notify_count, 1);
+	ASSERT_EQ(t.e->vdev.queues[0].notify_count, 0);
+	ASSERT_FALSE(fd_dev_status(t.d) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	mmio_free(&t);
+}
+
+TEST(mmio_shm_registers)
+{
+	struct fd_guest *g = fd_guest_new(1 << 20);
+	struct echo_dev *e;
+	struct fd_dev *d;
+	uint8_t *mem = aligned_alloc(4096, 0x3000);
+
+	ASSERT_OK(echo_create(&g->gm, ECHO_NORMAL, &e));
+	ASSERT_OK(virtio_dev_add_shm(&e->vdev, 2, 0x1000, mem));
+	ASSERT_OK(virtio_dev_add_shm(&e->vdev, 7, 0x2000, mem + 0x1000));
+	d = fd_dev_new(g, &e->vdev);
+	/* Declared but not mapped (gpa 0): absent. */
+	fd_mmio_write(d, VIRTIO_MMIO_SHM_SEL, 2);
+	ASSERT_EQ(fd_mmio_read(d, VIRTIO_MMIO_SHM_LEN_LOW), 0xffffffff);
+	ASSERT_EQ(fd_mmio_read(d, VIRTIO_MMIO_SHM_BASE_HIGH), 0xffffffff);
+	e->vdev.shm[0].gpa = 0x123456789000ULL;
+	e->vdev.shm[1].gpa = 0x4000000000ULL;
+	ASSERT_EQ(fd_mmio_read(d, VIRTIO_MMIO_SHM_LEN_LOW), 0x1000);
+	ASSERT_EQ(fd_mmio_read(d, VIRTIO_MMIO_SHM_LEN_HIGH), 0);
+	ASSERT_EQ(fd_mmio_read(d, VIRTIO_MMIO_SHM_BASE_LOW), 0x56789000);
+	ASSERT_EQ(fd_mmio_read(d, VIRTIO_MMIO_SHM_BASE_HIGH), 0x1234);
+	fd_mmio_write(d, VIRTIO_MMIO_SHM_SEL, 7);
+	ASSERT_EQ(fd_mmio_read(d, VIRTIO_MMIO_SHM_LEN_LOW), 0x2000);
+	ASSERT_EQ(fd_mmio_read(d, VIRTIO_MMIO_SHM_BASE_HIGH), 0x40);
+	/* Ids that do not exist, including past the 8-bit id space. */
+	for (uint32_t sel = 0; sel < 300; sel += 3) {
+		fd_mmio_write(d, VIRTIO_MMIO_SHM_SEL, sel == 3 ? 0x102 : sel);
+		ASSERT_EQ(fd_mmio_read(d, VIRTIO_MMIO_SHM_LEN_LOW), 0xffffffff);
+		ASSERT_EQ(fd_mmio_read(d, VIRTIO_MMIO_SHM_LEN_HIGH), 0xffffffff);
+		ASSERT_EQ(fd_mmio_read(d, VIRTIO_MMIO_SHM_BASE_LOW), 0xffffffff);
+		ASSERT_EQ(fd_mmio_read(d, VIRTIO_MMIO_SHM_BASE_HIGH), 0xffffffff);
+	}
+	/* SHM registers are read-only; the regions survive a device reset. */
+	fd_mmio_write(d, VIRTIO_MMIO_SHM_LEN_LOW, 0);
+	fd_mmio_write(d, VIRTIO_MMIO_STATUS, 0);
+	fd_mmio_write(d, VIRTIO_MMIO_SHM_SEL, 2);
+	ASSERT_EQ(fd_mmio_read(d, VIRTIO_MMIO_SHM_LEN_LOW), 0x1000);
+	fd_dev_free(d);
+	fd_guest_free(g);
+	free(mem);
 }

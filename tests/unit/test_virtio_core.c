@@ -17,6 +17,9 @@
 #include "tests/harness.h"
 
 #define WAIT_MS 2000
+/* Tests that write split-ring structures by hand (or count on split sizes) keep the split
+ * layout; test_virtio_features.c covers both layouts. */
+#define SPLIT_ALL (FD_FEATURES_ALL & ~(1ULL << VIRTIO_F_RING_PACKED))
 
 struct core_t {
 	struct fd_guest *g;
@@ -152,7 +155,10 @@ TEST(core_features_offered_and_masked)
 {
 	struct core_t t = core_new(ECHO_NORMAL);
 	uint64_t offered = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |
-			   (1ULL << VIRTIO_RING_F_EVENT_IDX) | (1ULL << ECHO_F_TEST);
+			   (1ULL << VIRTIO_RING_F_EVENT_IDX) | (1ULL << VIRTIO_F_RING_PACKED) |
+			   (1ULL << VIRTIO_F_IN_ORDER) | (1ULL << VIRTIO_F_ORDER_PLATFORM) |
+			   (1ULL << VIRTIO_F_NOTIFICATION_DATA) | (1ULL << VIRTIO_F_RING_RESET) |
+			   (1ULL << ECHO_F_TEST);
 	uint32_t lo, hi;
 
 	fd_mmio_write(t.d, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
@@ -257,7 +263,7 @@ static void core_expect_bad_queue(uint64_t desc, uint16_t size)
 {
 	struct core_t t = core_new(ECHO_NORMAL);
 
-	ASSERT_OK(fd_dev_negotiate(t.d, FD_FEATURES_ALL));
+	ASSERT_OK(fd_dev_negotiate(t.d, SPLIT_ALL));
 	fd_dev_setup_queues(t.d);
 	fd_mmio_write(t.d, VIRTIO_MMIO_QUEUE_SEL, 0);
 	fd_mmio_write(t.d, VIRTIO_MMIO_QUEUE_READY, 0);
@@ -271,7 +277,7 @@ static void core_expect_bad_queue(uint64_t desc, uint16_t size)
 	ASSERT_EQ(echo_count(&t.e->activations), 0);
 	ASSERT_FALSE(t.e->vdev.worker_running);
 	/* Reset recovers the device. */
-	ASSERT_OK(fd_dev_start(t.d, FD_FEATURES_ALL));
+	ASSERT_OK(fd_dev_start(t.d, SPLIT_ALL));
 	core_roundtrip(&t, 0, 3, 0);
 	core_free(&t);
 }
@@ -307,7 +313,7 @@ TEST(core_broken_ring_from_worker)
 	uint64_t b;
 	unsigned int notifies;
 
-	ASSERT_OK(fd_dev_start(t.d, FD_FEATURES_ALL));
+	ASSERT_OK(fd_dev_start(t.d, SPLIT_ALL));
 	vq = fd_dev_vq(t.d, 0);
 	b = fd_alloc(t.g, 8, 8);
 	vq->desc[0] = (struct vring_desc){b, 8, VRING_DESC_F_NEXT, 1};
@@ -403,7 +409,7 @@ TEST(core_event_idx_suppression)
 	uint16_t id;
 	uint32_t len;
 
-	ASSERT_OK(fd_dev_start(t.d, FD_FEATURES_ALL));
+	ASSERT_OK(fd_dev_start(t.d, SPLIT_ALL));
 	ASSERT_TRUE(virtio_has_feature(&t.e->vdev, VIRTIO_RING_F_EVENT_IDX));
 	vq = fd_dev_vq(t.d, 0);
 	/* The first completion interrupts; wait for the interrupt itself (not just the used
@@ -440,7 +446,7 @@ TEST(core_no_event_idx_flags)
 	uint16_t id;
 	uint32_t len;
 
-	ASSERT_OK(fd_dev_start(t.d, ~(1ULL << VIRTIO_RING_F_EVENT_IDX)));
+	ASSERT_OK(fd_dev_start(t.d, SPLIT_ALL & ~(1ULL << VIRTIO_RING_F_EVENT_IDX)));
 	ASSERT_FALSE(virtio_has_feature(&t.e->vdev, VIRTIO_RING_F_EVENT_IDX));
 	vq = fd_dev_vq(t.d, 0);
 	fd_vq_set_no_interrupt(vq, true);
@@ -502,7 +508,7 @@ TEST(core_watch_fd_backend_event)
 
 	ASSERT_OK(pipe(p));
 	ASSERT_OK(virtio_dev_watch_fd(&t.e->vdev, p[0], EPOLLIN));
-	ASSERT_OK(fd_dev_start(t.d, FD_FEATURES_ALL));
+	ASSERT_OK(fd_dev_start(t.d, SPLIT_ALL));
 	ASSERT_EQ(write(p[1], "x", 1), 1);
 	for (int i = 0; i < 2000 && echo_count(&t.e->backend_events) == 0; i++)
 		usleep(1000);
@@ -541,8 +547,9 @@ TEST(core_endless_ring_stays_killable)
 	uint64_t reply;
 
 	/* The device sees a ring that is never empty (ECHO_REFILL re-posts each chain, like a
-	 * guest that is always faster); a reset must still stop the worker. */
-	ASSERT_OK(fd_dev_start(t.d, FD_FEATURES_ALL));
+	 * guest that is always faster; it re-posts into the split ring); a reset must still
+	 * stop the worker. */
+	ASSERT_OK(fd_dev_start(t.d, SPLIT_ALL));
 	ASSERT_OK(core_post(&t, 0, 1, 0, &reply));
 	fd_vq_kick(fd_dev_vq(t.d, 0));
 	for (int i = 0; i < 2000 && echo_count(&t.e->chains) < 1000; i++)
@@ -553,5 +560,77 @@ TEST(core_endless_ring_stays_killable)
 	t.e->mode = ECHO_NORMAL;
 	ASSERT_OK(fd_dev_start(t.d, FD_FEATURES_ALL));
 	core_roundtrip(&t, 0, 1, 0);
+	core_free(&t);
+}
+
+TEST(core_add_shm_checks)
+{
+	struct core_t t = core_new(ECHO_NORMAL);
+	struct virtio_dev *vdev = &t.e->vdev;
+	uint8_t *mem = aligned_alloc(4096, 5 * 8192);
+
+	ASSERT_TRUE(mem != NULL);
+	ASSERT_ERR(virtio_dev_add_shm(vdev, 1, 0, mem), -EINVAL);
+	ASSERT_ERR(virtio_dev_add_shm(vdev, 1, 4096 + 512, mem), -EINVAL);
+	ASSERT_ERR(virtio_dev_add_shm(vdev, 1, 4096, mem + 64), -EINVAL);
+	ASSERT_ERR(virtio_dev_add_shm(vdev, 1, 4096, NULL), -EINVAL);
+	for (uint8_t id = 0; id < VIRTIO_MAX_SHM; id++)
+		ASSERT_OK(virtio_dev_add_shm(vdev, id * 3, 8192, mem + 8192 * id));
+	ASSERT_ERR(virtio_dev_add_shm(vdev, 200, 8192, mem + 8192 * 4), -ENOSPC);
+	ASSERT_EQ(vdev->n_shm, VIRTIO_MAX_SHM);
+	vdev->n_shm = 1;
+	ASSERT_ERR(virtio_dev_add_shm(vdev, 0, 8192, mem + 8192 * 4), -EINVAL); /* id taken */
+	ASSERT_EQ(vdev->shm[0].size, 8192);
+	ASSERT_TRUE(vdev->shm[0].hva == mem);
+	ASSERT_EQ(vdev->shm[0].gpa, 0);
+	core_free(&t);
+	free(mem);
+}
+
+TEST(core_queue_reset_manual)
+{
+	struct core_t t = core_new(ECHO_NORMAL);
+	struct virtio_dev *vdev = &t.e->vdev;
+
+	/* Without a worker (fuzzers): reset and enable still work, synchronously. */
+	fd_dev_set_manual(t.d);
+	ASSERT_OK(fd_dev_start(t.d, SPLIT_ALL));
+	core_roundtrip(&t, 0, 1, 0);
+	pthread_mutex_lock(&vdev->lock);
+	virtio_queue_reset(vdev, 0);
+	virtio_queue_reset(vdev, 99);
+	virtio_queue_enable(vdev, 99);
+	pthread_mutex_unlock(&vdev->lock);
+	ASSERT_FALSE(vdev->queues[0].ready);
+	ASSERT_FALSE(vdev->queues[0].vq.ready);
+	ASSERT_TRUE(vdev->queues[0].was_reset);
+	ASSERT_EQ(echo_count(&t.e->queue_resets), 1);
+	ASSERT_FALSE(vdev->worker_running);
+	fd_vq_reenable(fd_dev_vq(t.d, 0));
+	ASSERT_TRUE(vdev->queues[0].vq.ready);
+	ASSERT_FALSE(vdev->worker_running);
+	core_roundtrip(&t, 0, 2, 0);
+	core_roundtrip(&t, 1, 3, 0);
+	core_free(&t);
+}
+
+TEST(core_notify_data_index_checked)
+{
+	struct core_t t = core_new(ECHO_NORMAL);
+	struct virtio_dev *vdev = &t.e->vdev;
+
+	ASSERT_OK(fd_dev_start(t.d, SPLIT_ALL));
+	virtio_queue_notify_data(vdev, ECHO_NUM_QUEUES, 0x12340000 | ECHO_NUM_QUEUES);
+	virtio_queue_notify_data(vdev, UINT32_MAX, UINT32_MAX);
+	for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		ASSERT_EQ(vdev->queues[q].notify_count, 0);
+	virtio_queue_notify_data(vdev, 1, 0x12340001);
+	ASSERT_EQ(vdev->queues[1].notify_count, 1);
+	ASSERT_EQ(vdev->queues[1].notify_data, 0x12340001);
+	core_roundtrip(&t, 1, 1, 0);
+	/* A device reset forgets them. */
+	fd_dev_reset(t.d);
+	ASSERT_EQ(vdev->queues[1].notify_count, 0);
+	ASSERT_EQ(vdev->queues[1].notify_data, 0);
 	core_free(&t);
 }

@@ -613,3 +613,96 @@ TEST(vq_pop_budget_bounds_a_refilling_ring)
 	vq_unpop(&t->vq);
 	ASSERT_EQ(t->vq.pop_budget, 4);
 }
+
+TEST(vq_chain_counts_ring_descriptors)
+{
+	struct vqt *t = vqt_new(QSIZE, false);
+	struct fd_seg s[3] = {{vqt_buf(t, 4, 0), 4}, {vqt_buf(t, 4, 0), 4}, {vqt_buf(t, 4, 0), 4}};
+
+	ASSERT_OK(fd_vq_add(&t->fq, s, 1, 2, 0));
+	ASSERT_OK(fd_vq_add(&t->fq, s, 1, 2, FD_INDIRECT));
+	ASSERT_EQ(vq_pop(&t->vq, &t->c), 1);
+	ASSERT_EQ(t->c.n_desc, 3);
+	ASSERT_EQ(vq_pop(&t->vq, &t->c), 1);
+	ASSERT_EQ(t->c.n_desc, 1);
+	ASSERT_EQ(t->c.n_out + t->c.n_in, 3);
+}
+
+/* VIRTIO_F_ACCESS_PLATFORM on the split ring: a fake IOMMU where iova = gpa + off. */
+#define SPLIT_IOVA_OFF 0x80000000ULL
+
+struct split_iommu {
+	uint64_t hole; /* one IOVA page that does not translate (0: none) */
+	unsigned int calls, writes;
+};
+
+static int split_translate(void *opaque, uint64_t iova, uint64_t len, bool write, uint64_t *gpa)
+{
+	struct split_iommu *m = opaque;
+
+	m->calls++;
+	m->writes += write;
+	if (iova < SPLIT_IOVA_OFF || (m->hole && iova < m->hole + 4096 && iova + len > m->hole))
+		return -EFAULT;
+	*gpa = iova - SPLIT_IOVA_OFF;
+	return 0;
+}
+
+TEST(vq_split_iommu)
+{
+	struct split_iommu m = {0};
+	struct vq_iommu io = {split_translate, &m};
+	struct fd_guest *g = fd_guest_new(1 << 20);
+	static struct vq_chain c;
+	struct fd_vq fq;
+	struct vq vq;
+	struct vq_addrs a;
+	uint64_t b0, b1, tbl;
+	struct vring_desc *it;
+
+	memset(&fq, 0, sizeof(fq));
+	memset(&vq, 0, sizeof(vq));
+	fd_vq_init(&fq, g, QSIZE);
+	a = (struct vq_addrs){fq.desc_gpa, fq.avail_gpa, fq.used_gpa};
+	/* Guest-physical ring addresses are not IOVAs. */
+	ASSERT_ERR(vq_setup(&vq, &g->gm, &a, QSIZE, &(struct vq_features){.iommu = &io}), -EINVAL);
+	a.desc += SPLIT_IOVA_OFF;
+	a.avail += SPLIT_IOVA_OFF;
+	a.used += SPLIT_IOVA_OFF;
+	m.calls = m.writes = 0;
+	ASSERT_OK(vq_setup(&vq, &g->gm, &a, QSIZE, &(struct vq_features){.iommu = &io}));
+	ASSERT_EQ(m.calls, 3);
+	ASSERT_EQ(m.writes, 1); /* only the used ring is written by the device */
+	b0 = fd_alloc(g, 8, 8);
+	b1 = fd_alloc(g, 8, 8);
+	memcpy(fd_ptr(g, b0, 8), "abcdefgh", 8);
+	fq.desc[0] = (struct vring_desc){b0 + SPLIT_IOVA_OFF, 8, VRING_DESC_F_NEXT, 1};
+	fq.desc[1] = (struct vring_desc){b1 + SPLIT_IOVA_OFF, 8, VRING_DESC_F_WRITE, 0};
+	fd_vq_publish(&fq, 0);
+	ASSERT_EQ(vq_pop(&vq, &c), 1);
+	ASSERT_TRUE(c.iov[0].iov_base == fd_ptr(g, b0, 8));
+	ASSERT_TRUE(c.iov[1].iov_base == fd_ptr(g, b1, 8));
+	ASSERT_EQ(m.writes, 2);
+	/* The indirect table address and its elements are IOVAs too. */
+	tbl = fd_alloc(g, 32, 4096); /* alone in its IOVA page */
+	it = fd_ptr(g, tbl, 32);
+	it[0] = (struct vring_desc){b0 + SPLIT_IOVA_OFF, 8, VRING_DESC_F_NEXT, 1};
+	it[1] = (struct vring_desc){b1 + SPLIT_IOVA_OFF, 8, VRING_DESC_F_WRITE, 0};
+	fq.desc[2] = (struct vring_desc){tbl + SPLIT_IOVA_OFF, 32, VRING_DESC_F_INDIRECT, 0};
+	fd_vq_publish(&fq, 2);
+	ASSERT_EQ(vq_pop(&vq, &c), 1);
+	ASSERT_EQ(c.n_in, 1);
+	/* A translation fault on the table, or an element: broken ring, nothing consumed. */
+	fd_vq_publish(&fq, 2);
+	m.hole = (tbl + SPLIT_IOVA_OFF) & ~4095ULL;
+	ASSERT_ERR(vq_pop(&vq, &c), -EINVAL);
+	m.hole = (b1 + SPLIT_IOVA_OFF) & ~4095ULL;
+	ASSERT_ERR(vq_pop(&vq, &c), -EINVAL);
+	m.hole = 0;
+	ASSERT_EQ(vq_pop(&vq, &c), 1);
+	/* A plain guest-physical element address does not translate. */
+	fq.desc[3] = (struct vring_desc){b0, 8, 0, 0};
+	fd_vq_publish(&fq, 3);
+	ASSERT_ERR(vq_pop(&vq, &c), -EINVAL);
+	fd_guest_free(g);
+}

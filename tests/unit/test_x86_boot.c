@@ -165,10 +165,12 @@ TEST(x86_bzimage_load)
 	ASSERT_EQ(bp->hdr.ramdisk_image, 0);
 	ASSERT_EQ(bp->hdr.ramdisk_size, 0);
 	ASSERT_EQ(bp->acpi_rsdp_addr, X86_ACPI_ADDR);
-	ASSERT_EQ(bp->e820_entries, 4);
+	ASSERT_EQ(bp->e820_entries, 5);
 	ASSERT_EQ(bp->e820_table[3].addr, 1 * MB);
 	ASSERT_EQ(bp->e820_table[3].size, 63 * MB);
 	ASSERT_EQ(bp->e820_table[3].type, BOOT_E820_RAM);
+	ASSERT_EQ(bp->e820_table[4].addr, X86_PCI_ECAM_BASE);
+	ASSERT_EQ(bp->e820_table[4].type, BOOT_E820_RESERVED);
 
 	/* Identity map: PML4[0] -> PDPT, PDPT[3] -> 4th PD, PD[0][1] = 2 MiB page at 2 MiB. */
 	pt = gpa(&g, X86_PML4_ADDR, 8);
@@ -453,13 +455,15 @@ static void check_pvh(bool is64)
 	ASSERT_EQ(mod[1], sizeof(rd));
 	ASSERT_EQ(bi.initrd_addr, (64 * MB - sizeof(rd)) & ~0xfffULL);
 	ASSERT_MEM_EQ(gpa(&g, bi.initrd_addr, sizeof(rd)), rd, sizeof(rd));
-	ASSERT_EQ(si->memmap_entries, 4);
-	mm = gpa(&g, si->memmap_paddr, 4 * 24);
+	ASSERT_EQ(si->memmap_entries, 5);
+	mm = gpa(&g, si->memmap_paddr, 5 * 24);
 	ASSERT_EQ(mm[0], 0);		  /* addr */
 	ASSERT_EQ(mm[1], X86_EBDA_START); /* size */
 	ASSERT_EQ(mm[2] & 0xffffffff, 1); /* RAM */
 	ASSERT_EQ(mm[9], 1 * MB);	  /* entry 3 addr */
 	ASSERT_EQ(mm[10], 63 * MB);
+	ASSERT_EQ(mm[12], X86_PCI_ECAM_BASE); /* entry 4: the ECAM, reserved */
+	ASSERT_EQ(mm[14] & 0xffffffff, 2);
 	/* 32-bit code segment in the GDT. */
 	ASSERT_EQ(((uint64_t *)gpa(&g, X86_GDT_ADDR, 48))[2], 0x00cf9b000000ffffULL);
 	unlink(path);
@@ -551,7 +555,7 @@ TEST(x86_e820_maps)
 	/* 128 MiB */
 	gmem_init_empty(&gm);
 	ASSERT_OK(gmem_add_region(&gm, 0, dummy, 128 * MB));
-	ASSERT_EQ(boot_e820(&gm, m, BOOT_E820_MAX), 4);
+	ASSERT_EQ(boot_e820(&gm, m, BOOT_E820_MAX), 5);
 	ASSERT_EQ(m[0].addr, 0);
 	ASSERT_EQ(m[0].size, 0x9fc00);
 	ASSERT_EQ(m[0].type, BOOT_E820_RAM);
@@ -564,47 +568,47 @@ TEST(x86_e820_maps)
 	ASSERT_EQ(m[3].addr, MB);
 	ASSERT_EQ(m[3].size, 127 * MB);
 	ASSERT_EQ(m[3].type, BOOT_E820_RAM);
+	ASSERT_EQ(m[4].addr, X86_PCI_ECAM_BASE); /* MMCONFIG must be reserved */
+	ASSERT_EQ(m[4].size, 1 * MB);
+	ASSERT_EQ(m[4].type, BOOT_E820_RESERVED);
 
 	/* 6 GiB as arch_ram_layout splits it: 3 GiB low, 3 GiB from 4 GiB. The regions are
 	 * never touched here, so one small buffer stands in for both. */
 	gmem_init_empty(&gm);
 	ASSERT_OK(gmem_add_region(&gm, 0, dummy, 3ULL << 30));
 	ASSERT_OK(gmem_add_region(&gm, 4ULL << 30, dummy, 3ULL << 30));
-	ASSERT_EQ(boot_e820(&gm, m, BOOT_E820_MAX), 5);
+	ASSERT_EQ(boot_e820(&gm, m, BOOT_E820_MAX), 6);
 	ASSERT_EQ(m[3].addr, MB);
 	ASSERT_EQ(m[3].size, (3ULL << 30) - MB);
-	ASSERT_EQ(m[4].addr, 4ULL << 30);
-	ASSERT_EQ(m[4].size, 3ULL << 30);
-	ASSERT_EQ(m[4].type, BOOT_E820_RAM);
+	ASSERT_EQ(m[4].addr, X86_PCI_ECAM_BASE);
+	ASSERT_EQ(m[4].type, BOOT_E820_RESERVED);
+	ASSERT_EQ(m[5].addr, 4ULL << 30);
+	ASSERT_EQ(m[5].size, 3ULL << 30);
+	ASSERT_EQ(m[5].type, BOOT_E820_RAM);
 	ASSERT_ERR(boot_e820(&gm, m, 3), -ENOSPC);
 }
 
 TEST(x86_cmdline_compose)
 {
 	struct vm_config cfg = {.cpus = 1};
-	struct vm_mmio_dev devs[2] = {
-		{.base = 0xd0000000, .size = 0x1000, .gsi = 5},
-		{.base = 0xd0001000, .size = 0x1000, .gsi = 6},
-	};
 	char buf[512];
 
-	ASSERT_OK(boot_compose_cmdline(&cfg, NULL, 0, buf, sizeof(buf)));
+	ASSERT_EQ(boot_compose_cmdline(&cfg, buf, sizeof(buf)),
+		  strlen("console=ttyS0 reboot=k panic=1"));
 	ASSERT_STR_EQ(buf, "console=ttyS0 reboot=k panic=1");
 	cfg.console = CONSOLE_VIRTIO;
-	ASSERT_OK(boot_compose_cmdline(&cfg, devs, 1, buf, sizeof(buf)));
-	ASSERT_STR_EQ(buf, "console=hvc0 reboot=k panic=1 virtio_mmio.device=4K@0xd0000000:5");
+	ASSERT_OK(boot_compose_cmdline(&cfg, buf, sizeof(buf)));
+	ASSERT_STR_EQ(buf, "console=hvc0 reboot=k panic=1");
+	/* The user's line as it is: devices are in the DSDT, not on the command line. */
 	cfg.cmdline = "root=/dev/vda";
-	ASSERT_EQ(boot_compose_cmdline(&cfg, devs, 2, buf, sizeof(buf)),
-		  strlen("root=/dev/vda virtio_mmio.device=4K@0xd0000000:5 "
-			 "virtio_mmio.device=4K@0xd0001000:6"));
-	ASSERT_STR_EQ(buf, "root=/dev/vda virtio_mmio.device=4K@0xd0000000:5 "
-			   "virtio_mmio.device=4K@0xd0001000:6");
+	ASSERT_EQ(boot_compose_cmdline(&cfg, buf, sizeof(buf)), strlen("root=/dev/vda"));
+	ASSERT_STR_EQ(buf, "root=/dev/vda");
 	cfg.cmdline = "";
-	ASSERT_OK(boot_compose_cmdline(&cfg, devs, 1, buf, sizeof(buf)));
-	ASSERT_STR_EQ(buf, "virtio_mmio.device=4K@0xd0000000:5");
+	ASSERT_OK(boot_compose_cmdline(&cfg, buf, sizeof(buf)));
+	ASSERT_STR_EQ(buf, "");
 	cfg.cmdline = "root=/dev/vda";
-	ASSERT_ERR(boot_compose_cmdline(&cfg, devs, 2, buf, 40), -E2BIG);
-	ASSERT_ERR(boot_compose_cmdline(&cfg, devs, 0, buf, 13), -E2BIG);
+	ASSERT_ERR(boot_compose_cmdline(&cfg, buf, 13), -E2BIG);
+	ASSERT_EQ(boot_compose_cmdline(&cfg, buf, 14), 13);
 }
 
 /* ---------------------------------------------------------------- arch_load_guest */
@@ -617,7 +621,7 @@ TEST(x86_arch_load_guest)
 	struct vm vm;
 	char err[256] = "";
 	const char *path;
-	uint8_t *file, *ram, *rsdp;
+	uint8_t *file, *ram, *rsdp, *acpi;
 	size_t len;
 	int pipefd[2];
 
@@ -639,15 +643,19 @@ TEST(x86_arch_load_guest)
 	path = make_bzimage(&bz_default, &file, &len);
 	cfg.kernel = path;
 	ASSERT_OK(arch_load_guest(&vm, err, sizeof(err)));
-	ASSERT_STR_EQ((char *)gmem_range(&vm.mem, 0x20000, 1),
-		      "console=ttyS0 reboot=k panic=1 virtio_mmio.device=4K@0xd0000000:5 "
-		      "virtio_mmio.device=4K@0xd0001000:6");
+	ASSERT_STR_EQ((char *)gmem_range(&vm.mem, 0x20000, 1), "console=ttyS0 reboot=k panic=1");
 	bp = gmem_range(&vm.mem, 0x7000, sizeof(*bp));
 	ASSERT_EQ(bp->acpi_rsdp_addr, X86_ACPI_ADDR);
 	rsdp = gmem_range(&vm.mem, X86_ACPI_ADDR, 36);
 	ASSERT_MEM_EQ(rsdp, "RSD PTR ", 8);
 	rsdp_xsdt = (uint64_t *)(rsdp + 24);
 	ASSERT_TRUE(*rsdp_xsdt > X86_ACPI_ADDR && *rsdp_xsdt < X86_ACPI_END);
+	/* The devices went into the DSDT instead: slot 1 as VR01 with its window. */
+	acpi = gmem_range(&vm.mem, X86_ACPI_ADDR, X86_ACPI_END - X86_ACPI_ADDR);
+	ASSERT_TRUE(memmem(acpi, X86_ACPI_END - X86_ACPI_ADDR, "VR01", 4) != NULL);
+	ASSERT_TRUE(memmem(acpi, X86_ACPI_END - X86_ACPI_ADDR,
+			   "\x86\x09\x00\x01\x00\x10\x00\xd0\x00\x10\x00\x00", 12) != NULL);
+	ASSERT_TRUE(memmem(acpi, X86_ACPI_END - X86_ACPI_ADDR, "VR02", 4) == NULL);
 
 	/* A kernel that does not exist: the error names it. */
 	cfg.kernel = "/nonexistent/bzImage";

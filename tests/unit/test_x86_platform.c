@@ -90,7 +90,8 @@ TEST(x86_platform_ports)
 	ASSERT_FALSE(bus_dispatch(&p.vm.pio, 0x61, &v, 1, false));
 	ASSERT_FALSE(bus_dispatch(&p.vm.pio, 0x2f8, &v, 1, false));
 	ASSERT_EQ(pio_in(&p, X86_PVPANIC_PORT), PVPANIC_EVENTS);
-	ASSERT_EQ(pio_in16(&p, X86_ACPI_PM_PORT + ACPI_PM1_STS), 0);
+	ASSERT_EQ(pio_in16(&p, X86_ACPI_PM_PORT + ACPI_PM_SLEEP_CTL), 0);
+	ASSERT_FALSE(bus_dispatch(&p.vm.pio, X86_ACPI_PM_PORT + ACPI_PM_NR_PORTS, &v, 1, false));
 	ASSERT_EQ(p.vm.exit_kind, VM_EXIT_NONE);
 	pf_close(&p);
 }
@@ -174,42 +175,46 @@ TEST(x86_pvpanic_events)
 	pf_close(&p);
 }
 
+/* What ACPICA's acpi_hw_extended_sleep() writes for S5: SLP_TYP << 2 | SLP_EN. */
+#define PM_SLEEP(typ) ((uint8_t)((typ) << ACPI_PM_SLP_TYP_SHIFT | ACPI_PM_SLP_EN))
+
 TEST(x86_acpi_pm_sleep_and_reset)
 {
-	uint16_t s3 = (3 << ACPI_PM1_CNT_SLP_TYP_SHIFT) | ACPI_PM1_CNT_SLP_EN;
-	uint16_t s5 = (ACPI_PM_SLP_TYP_S5 << ACPI_PM1_CNT_SLP_TYP_SHIFT);
-	uint16_t sts = X86_ACPI_PM_PORT + ACPI_PM1_STS;
-	uint16_t en = X86_ACPI_PM_PORT + ACPI_PM1_EN;
-	uint16_t cnt = X86_ACPI_PM_PORT + ACPI_PM1_CNT;
+	uint16_t ctl = X86_ACPI_PM_PORT + ACPI_PM_SLEEP_CTL;
+	uint16_t sts = X86_ACPI_PM_PORT + ACPI_PM_SLEEP_STS;
 	uint16_t rst = X86_ACPI_PM_PORT + ACPI_PM_RESET;
 	struct pf p;
 
 	pf_open(&p);
-	/* Always in ACPI mode; the enable register keeps what is written; status stays 0. */
-	ASSERT_EQ(pio_in16(&p, cnt), ACPI_PM1_CNT_SCI_EN);
-	pio_out16(&p, en, 0x0120);
-	ASSERT_EQ(pio_in16(&p, en), 0x0120);
-	ASSERT_EQ(pio_in(&p, en + 1), 0x01);
-	pio_out16(&p, sts, 0xffff);
-	ASSERT_EQ(pio_in16(&p, sts), 0);
-	/* ACPICA's two writes: SLP_TYP alone, then with SLP_EN. S3 is not offered. */
-	pio_out16(&p, cnt, s5);
-	ASSERT_EQ(pio_in16(&p, cnt), s5 | ACPI_PM1_CNT_SCI_EN);
-	pio_out16(&p, cnt, s3);
-	ASSERT_EQ(pio_in16(&p, cnt) & ACPI_PM1_CNT_SLP_EN, 0); /* a command, not state */
-	pio_out(&p, rst, 0x42);				       /* not the reset value */
+	/* ACPICA first clears WAK_STS; it never becomes set, so the wake-up poll keeps going. */
+	pio_out(&p, sts, ACPI_PM_WAK_STS);
+	ASSERT_EQ(pio_in(&p, sts), 0);
+	/* SLP_TYP without SLP_EN, S3 (not offered), S5 without SLP_EN: nothing happens. */
+	pio_out(&p, ctl, ACPI_PM_SLP_TYP_S5 << ACPI_PM_SLP_TYP_SHIFT);
+	pio_out(&p, ctl, PM_SLEEP(3));
+	pio_out(&p, ctl, ACPI_PM_SLP_EN); /* S0 */
+	pio_out(&p, rst, 0x42);		  /* not the reset value */
+	pio_out(&p, X86_ACPI_PM_PORT + 3, 0xff);
+	ASSERT_EQ(pio_in(&p, ctl), 0); /* write-only */
 	ASSERT_EQ(p.vm.exit_kind, VM_EXIT_NONE);
-	pio_out16(&p, cnt, s5 | ACPI_PM1_CNT_SLP_EN);
+	pio_out(&p, ctl, PM_SLEEP(ACPI_PM_SLP_TYP_S5));
 	ASSERT_EQ(p.vm.exit_kind, VM_EXIT_POWEROFF);
 	ASSERT_EQ(p.vm.exit_status, 0);
+	ASSERT_EQ(pio_in(&p, sts) & ACPI_PM_WAK_STS, 0);
 	/* The first reason sticks. */
 	pio_out(&p, rst, ACPI_PM_RESET_VALUE);
 	ASSERT_EQ(p.vm.exit_kind, VM_EXIT_POWEROFF);
 	pf_close(&p);
 
-	/* A byte write of the high half of PM1_CNT works too. */
+	/* Reserved bits around SLP_TYP and SLP_EN do not matter. */
 	pf_open(&p);
-	pio_out(&p, cnt + 1, (uint8_t)((s5 | ACPI_PM1_CNT_SLP_EN) >> 8));
+	pio_out(&p, ctl, PM_SLEEP(ACPI_PM_SLP_TYP_S5) | 0xc3);
+	ASSERT_EQ(p.vm.exit_kind, VM_EXIT_POWEROFF);
+	pf_close(&p);
+
+	/* A 16-bit write is two byte writes: sleep control, then sleep status. */
+	pf_open(&p);
+	pio_out16(&p, ctl, (uint16_t)(ACPI_PM_WAK_STS << 8 | PM_SLEEP(ACPI_PM_SLP_TYP_S5)));
 	ASSERT_EQ(p.vm.exit_kind, VM_EXIT_POWEROFF);
 	pf_close(&p);
 
@@ -236,6 +241,8 @@ TEST(x86_ram_layout)
 	ASSERT_ERR(arch_ram_layout(5ULL << 30, r, 1), -EINVAL);
 	ASSERT_ERR(arch_ram_layout(0, r, 4), -EINVAL);
 	ASSERT_ERR(arch_ram_layout((256ULL << 20) + 1, r, 4), -EINVAL);
+	/* RAM never reaches the 64-bit PCI window. */
+	ASSERT_ERR(arch_ram_layout(X86_PCI_MMIO64_BASE, r, 4), -EINVAL);
 	ASSERT_TRUE(arch_min_mem() >= (2ULL << 20));
 	ASSERT_TRUE(arch_max_vcpus() >= 4);
 }
@@ -253,4 +260,35 @@ TEST(x86_virtio_mmio_slots)
 	ASSERT_EQ(base, 0xd000a000ULL);
 	ASSERT_EQ(gsi, 15);
 	ASSERT_ERR(arch_virtio_mmio_slot(11, &base, &size, &gsi), -ENOSPC);
+}
+
+TEST(x86_pci_layout)
+{
+	struct arch_pci_layout l;
+	uint64_t base, size;
+	uint32_t gsi;
+
+	memset(&l, 0xa5, sizeof(l));
+	arch_pci_layout(&l);
+	ASSERT_EQ(l.mmio32_base, 0xc0000000ULL);
+	ASSERT_EQ(l.mmio32_size, 0x10000000ULL);
+	ASSERT_EQ(l.ecam_base, 0xe0000000ULL);
+	ASSERT_EQ(l.mmio64_base, 0x8000000000ULL);
+	ASSERT_EQ(l.mmio64_size, 0x1000000000ULL);
+	ASSERT_EQ(l.shm_base, 0x9000000000ULL);
+	ASSERT_EQ(l.shm_size, 0x1000000000ULL);
+	ASSERT_EQ(l.intx_gsi_base, 16);
+	/* Nothing overlaps: low RAM, the 32-bit window, the virtio-mmio slots, the ECAM, the
+	 * IOAPIC; the largest RAM ends below the 64-bit window, which ends below the shm one. */
+	ASSERT_TRUE(l.mmio32_base >= X86_LOW_RAM_END);
+	ASSERT_OK(arch_virtio_mmio_slot(0, &base, &size, &gsi));
+	ASSERT_TRUE(l.mmio32_base + l.mmio32_size <= base);
+	ASSERT_OK(arch_virtio_mmio_slot(X86_VIRTIO_MMIO_SLOTS - 1, &base, &size, &gsi));
+	ASSERT_TRUE(base + size <= l.ecam_base);
+	ASSERT_TRUE(gsi < l.intx_gsi_base);
+	ASSERT_TRUE(l.ecam_base + (1ULL << 20) <= X86_IOAPIC_ADDR);
+	ASSERT_TRUE(X86_HIGH_RAM_START + (256ULL << 30) <= l.mmio64_base);
+	ASSERT_TRUE(l.mmio64_base + l.mmio64_size <= l.shm_base);
+	ASSERT_TRUE(l.shm_base + l.shm_size <= (1ULL << 40));
+	ASSERT_TRUE(l.intx_gsi_base + 8 <= 24); /* KVM's IOAPIC has 24 pins */
 }
