@@ -14,9 +14,11 @@ JOBS=${JOBS:-2}
 
 # Options on top of tinyconfig.  Beyond the basics a busybox initramfs needs:
 # SMP + MPPARSE + ACPI so the guest finds its vCPUs (MADT), PVH for the ELF entry,
-# KVM_GUEST/PARAVIRT for kvm-clock (plain timers hung some TCG boots), virtio-mmio
-# with cmdline-described devices (microvm passes virtio_mmio.device=...), and
-# PVPANIC_MMIO, which in 6.1 also drives the ACPI "QEMU0001" I/O-port pvpanic.
+# KVM_GUEST/PARAVIRT for kvm-clock (plain timers hung some TCG boots), virtio-pci
+# with MSI-X and virtio-mmio (both found through ACPI: PCI0 + MCFG, LNRO0005),
+# PNPACPI for the DSDT's COM1 (its IRQ comes from there in hardware-reduced
+# ACPI), and PVPANIC_MMIO, which in 6.1 also drives the ACPI "QEMU0001" I/O-port
+# pvpanic.
 ENABLE="64BIT PRINTK TTY SERIAL_8250 SERIAL_8250_CONSOLE EARLY_PRINTK
 	BLK_DEV_INITRD RD_GZIP DEVTMPFS DEVTMPFS_MOUNT PROC_FS SYSFS TMPFS SHMEM
 	BINFMT_ELF BINFMT_SCRIPT MULTIUSER FUTEX EPOLL SIGNALFD TIMERFD EVENTFD
@@ -30,8 +32,8 @@ ENABLE="64BIT PRINTK TTY SERIAL_8250 SERIAL_8250_CONSOLE EARLY_PRINTK
 # What the tests rely on: checked after olddefconfig, which silently drops
 # options whose dependencies are missing.
 REQUIRE="KERNEL_LZ4 NO_HZ_IDLE SMP X86_MPPARSE X86_LOCAL_APIC X86_IO_APIC ACPI PVH KVM_GUEST PARAVIRT
-	HYPERVISOR_GUEST SERIAL_8250 SERIAL_8250_CONSOLE VIRTIO_MMIO
-	VIRTIO_MMIO_CMDLINE_DEVICES VIRTIO_BLK VIRTIO_CONSOLE HW_RANDOM
+	HYPERVISOR_GUEST SERIAL_8250 SERIAL_8250_CONSOLE VIRTIO_MMIO VIRTIO_PCI
+	PCI PCI_MSI PCI_MMCONFIG PNP PNPACPI SERIAL_8250_PNP VIRTIO_BLK VIRTIO_CONSOLE HW_RANDOM
 	HW_RANDOM_VIRTIO PVPANIC PVPANIC_MMIO BLK_DEV_INITRD RD_GZIP DEVTMPFS
 	PROC_FS SYSFS PRINTK MAGIC_SYSRQ BINFMT_ELF BINFMT_SCRIPT"
 

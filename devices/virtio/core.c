@@ -25,15 +25,15 @@
 
 /*
  * Bits the core offers to every device. IN_ORDER: our devices complete chains in the order
- * they pop them. ORDER_PLATFORM only tells the driver to use real memory barriers, which it
- * needs anyway with a device on another host thread. NOTIFICATION_DATA: the data is a hint
- * we record; the ring itself stays the source of truth.
+ * they pop them. NOTIFICATION_DATA: the data is a hint we record; the ring itself stays the
+ * source of truth. ORDER_PLATFORM is not here: it makes the driver use mandatory (I/O)
+ * barriers instead of SMP ones, which a device running on another host CPU does not need;
+ * it comes with ACCESS_PLATFORM, for setups that want the device to look like hardware.
  */
 #define VIRTIO_CORE_FEATURES                                                                       \
 	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |                    \
 	 (1ULL << VIRTIO_RING_F_EVENT_IDX) | (1ULL << VIRTIO_F_IN_ORDER) |                         \
-	 (1ULL << VIRTIO_F_ORDER_PLATFORM) | (1ULL << VIRTIO_F_NOTIFICATION_DATA) |                \
-	 (1ULL << VIRTIO_F_RING_RESET))
+	 (1ULL << VIRTIO_F_NOTIFICATION_DATA) | (1ULL << VIRTIO_F_RING_RESET))
 
 /* epoll tags: kind in the high half, index in the low half. */
 #define VIRTIO_EV_KILL	   0ULL
@@ -370,7 +370,7 @@ static uint64_t virtio_offered(struct virtio_dev *vdev)
 		f |= 1ULL << VIRTIO_F_RING_PACKED;
 	/* Without it the device bypasses any IOMMU: only offered when the VMM asks. */
 	if (vdev->offer_access_platform)
-		f |= 1ULL << VIRTIO_F_ACCESS_PLATFORM;
+		f |= (1ULL << VIRTIO_F_ACCESS_PLATFORM) | (1ULL << VIRTIO_F_ORDER_PLATFORM);
 	if (vdev->transport)
 		f |= vdev->transport->features;
 	vdev->offered_features = f;

@@ -238,7 +238,6 @@ TEST(mmio_features_select)
 	ASSERT_EQ(fd_mmio_read(t.d, VIRTIO_MMIO_DEVICE_FEATURES),
 		  (1u << (VIRTIO_F_VERSION_1 - 32)) | (1u << (VIRTIO_F_RING_PACKED - 32)) |
 			  (1u << (VIRTIO_F_IN_ORDER - 32)) |
-			  (1u << (VIRTIO_F_ORDER_PLATFORM - 32)) |
 			  (1u << (VIRTIO_F_NOTIFICATION_DATA - 32)) |
 			  (1u << (VIRTIO_F_RING_RESET - 32)));
 	/* MMIO has no register for NOTIF_CONFIG_DATA, so it is never offered here. */

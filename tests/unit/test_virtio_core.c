@@ -156,9 +156,8 @@ TEST(core_features_offered_and_masked)
 	struct core_t t = core_new(ECHO_NORMAL);
 	uint64_t offered = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |
 			   (1ULL << VIRTIO_RING_F_EVENT_IDX) | (1ULL << VIRTIO_F_RING_PACKED) |
-			   (1ULL << VIRTIO_F_IN_ORDER) | (1ULL << VIRTIO_F_ORDER_PLATFORM) |
-			   (1ULL << VIRTIO_F_NOTIFICATION_DATA) | (1ULL << VIRTIO_F_RING_RESET) |
-			   (1ULL << ECHO_F_TEST);
+			   (1ULL << VIRTIO_F_IN_ORDER) | (1ULL << VIRTIO_F_NOTIFICATION_DATA) |
+			   (1ULL << VIRTIO_F_RING_RESET) | (1ULL << ECHO_F_TEST);
 	uint32_t lo, hi;
 
 	fd_mmio_write(t.d, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
