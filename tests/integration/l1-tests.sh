@@ -283,17 +283,18 @@ case_linux_pci_mixed()
 {
 	mixed_boot linux-pci-mixed \
 		"--console virtio --disk path=$W/d1.img --disk path=$W/d2.img,transport=mmio --rng" \
-		"hvc,blkall,rng,pci,msix,packed,mmio expect_pci=1042,1043,1044 expect_packed=1 expect_mmio=1" \
-		virtio_console-bound hvc-write virtio_rng-bound hwrng pci msix packed mmio
+		"hvc,blkall,rng,pci,pcicfg,msix,packed,mmio expect_pci=1042,1043,1044 expect_packed=1 expect_mmio=1" \
+		virtio_console-bound hvc-write virtio_rng-bound hwrng pci pcicfg msix packed mmio
 }
 
-# The other way round: console and rng on virtio-mmio, the disks on PCI.
+# The other way round: console and rng on virtio-mmio, the disks on PCI; one
+# disk on each transport offers ACCESS_PLATFORM (iommu=on), which Linux takes.
 case_linux_mmio_mixed()
 {
 	mixed_boot linux-mmio-mixed \
-		"--console virtio,transport=mmio --disk path=$W/d1.img --disk path=$W/d2.img --rng=transport=mmio" \
-		"hvc,blkall,rng,pci,msix,packed,mmio expect_pci=1042 expect_packed=1 expect_mmio=2" \
-		virtio_console-bound hvc-write virtio_rng-bound hwrng pci msix packed mmio
+		"--console virtio,transport=mmio --disk path=$W/d1.img,iommu=on --disk path=$W/d2.img --rng=transport=mmio,iommu=on" \
+		"hvc,blkall,rng,pci,msix,packed,platform,mmio expect_pci=1042 expect_packed=1 expect_platform=2 expect_mmio=2" \
+		virtio_console-bound hvc-write virtio_rng-bound hwrng pci msix packed platform mmio
 }
 
 # pci=nomsi: the drivers fall back to INTx# and the ISR (level line, resample).
