@@ -18,12 +18,14 @@
 #define KVM_PCI_MAX_ROUTES    1024U
 /* Memory slots after guest RAM's, for RAM-backed BARs and shared memory regions. */
 #define KVM_PCI_FIRST_SLOT 16
+#define KVM_PCI_MAX_SLOTS  64
 
 struct vm_kvm_pci {
 	pthread_mutex_t lock; /* the routing table and the slot allocator */
 	struct kvm_irq_routing *routes;
 	uint32_t next_gsi;
 	int next_slot;
+	bool slot_live[KVM_PCI_MAX_SLOTS]; /* KVM has the slot (index: slot - FIRST_SLOT) */
 };
 
 /* Push the whole table to KVM (it has no per-entry update). Lock held. */
@@ -126,28 +128,42 @@ static int kvm_pci_map_ram(void *opaque, int *slot_id, uint64_t gpa, uint64_t si
 	struct vm *vm = opaque;
 	struct vm_kvm_pci *k = vm->kpci;
 	struct kvm_userspace_memory_region mr = {0};
+	bool *live;
+	int r = 0;
 
 	pthread_mutex_lock(&k->lock);
 	if (*slot_id < 0) {
-		if (!hva) {
-			pthread_mutex_unlock(&k->lock);
-			return 0;
+		if (!hva)
+			goto out;
+		if (k->next_slot == KVM_PCI_FIRST_SLOT + KVM_PCI_MAX_SLOTS) {
+			r = -ENOSPC;
+			goto out;
 		}
 		*slot_id = k->next_slot++;
 	}
-	pthread_mutex_unlock(&k->lock);
+	live = &k->slot_live[*slot_id - KVM_PCI_FIRST_SLOT];
 	mr.slot = (uint32_t)*slot_id;
-	/* Moving a slot is delete + create: KVM refuses to change a live slot's address. */
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &mr) < 0)
-		return -errno;
-	if (!hva)
-		return 0;
-	mr.guest_phys_addr = gpa;
-	mr.memory_size = size;
-	mr.userspace_addr = (uintptr_t)hva;
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &mr) < 0)
-		return -errno;
-	return 0;
+	/* Moving a slot is delete + create: KVM refuses to change a live slot's address, and
+	 * refuses to delete a slot it does not have. */
+	if (*live) {
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &mr) < 0) {
+			r = -errno;
+			goto out;
+		}
+		*live = false;
+	}
+	if (hva) {
+		mr.guest_phys_addr = gpa;
+		mr.memory_size = size;
+		mr.userspace_addr = (uintptr_t)hva;
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &mr) < 0)
+			r = -errno;
+		else
+			*live = true;
+	}
+out:
+	pthread_mutex_unlock(&k->lock);
+	return r;
 }
 
 int kvm_pci_platform_init(struct vm *vm, struct pci_platform *plat)

@@ -290,33 +290,44 @@ static void acpi_dsdt_int(struct aml *a, const char *name, uint64_t v)
 	aml_integer(a, v);
 }
 
+/* Device (name) { Name (_HID, hid) [Name (_UID, uid), when uid >= 0] Name (_CRS,
+ * ResourceTemplate () { ... the caller's resources, then acpi_dsdt_dev_end(). The shape of every
+ * platform device in the DSDT. */
+static void acpi_dsdt_dev_begin(struct aml *a, const char *name, const char *hid, bool eisa,
+				int64_t uid, size_t *dev, size_t *res)
+{
+	*dev = aml_device_begin(a, name);
+	acpi_dsdt_hid(a, hid, eisa);
+	if (uid >= 0)
+		acpi_dsdt_int(a, "_UID", (uint64_t)uid);
+	aml_name(a, "_CRS");
+	*res = aml_restemplate_begin(a);
+}
+
+static void acpi_dsdt_dev_end(struct aml *a, size_t dev, size_t res)
+{
+	aml_restemplate_end(a, res);
+	aml_end(a, dev);
+}
+
 /* Device (COM1) { PNP0501, _CRS: IO 8 ports, Interrupt (Edge, ActiveHigh, Exclusive) } */
 static void acpi_dsdt_com1(struct aml *a, const struct acpi_config *cfg)
 {
 	size_t dev, res;
 
-	dev = aml_device_begin(a, "COM1");
-	acpi_dsdt_hid(a, "PNP0501", true);
-	acpi_dsdt_int(a, "_UID", 0);
-	aml_name(a, "_CRS");
-	res = aml_restemplate_begin(a);
+	acpi_dsdt_dev_begin(a, "COM1", "PNP0501", true, 0, &dev, &res);
 	aml_res_io(a, cfg->com1_port, cfg->com1_port, 1, 8);
 	aml_res_interrupt(a, true, false, false, cfg->com1_gsi);
-	aml_restemplate_end(a, res);
-	aml_end(a, dev);
+	acpi_dsdt_dev_end(a, dev, res);
 }
 
 static void acpi_dsdt_pvpanic(struct aml *a, const struct acpi_config *cfg)
 {
 	size_t dev, res;
 
-	dev = aml_device_begin(a, "PEVT");
-	acpi_dsdt_hid(a, "QEMU0001", false);
-	aml_name(a, "_CRS");
-	res = aml_restemplate_begin(a);
+	acpi_dsdt_dev_begin(a, "PEVT", "QEMU0001", false, -1, &dev, &res);
 	aml_res_io(a, cfg->pvpanic_port, cfg->pvpanic_port, 1, 1);
-	aml_restemplate_end(a, res);
-	aml_end(a, dev);
+	acpi_dsdt_dev_end(a, dev, res);
 }
 
 /*
@@ -330,15 +341,10 @@ static void acpi_dsdt_virtio_mmio(struct aml *a, unsigned int i, const struct vm
 	char name[5] = {'V', 'R', hex[(i >> 4) & 0xf], hex[i & 0xf], 0};
 	size_t dev, res;
 
-	dev = aml_device_begin(a, name);
-	acpi_dsdt_hid(a, "LNRO0005", false);
-	acpi_dsdt_int(a, "_UID", i);
-	aml_name(a, "_CRS");
-	res = aml_restemplate_begin(a);
+	acpi_dsdt_dev_begin(a, name, "LNRO0005", false, i, &dev, &res);
 	aml_res_mem32_fixed(a, true, (uint32_t)d->base, (uint32_t)d->size);
 	aml_res_interrupt(a, true, false, false, d->gsi);
-	aml_restemplate_end(a, res);
-	aml_end(a, dev);
+	acpi_dsdt_dev_end(a, dev, res);
 }
 
 /*

@@ -71,14 +71,8 @@
 #define VIRTIO_PCI_VNDR_MAGIC	   0x4d4d564dU /* "MVMM" */
 #define VIRTIO_PCI_VNDR_CAP_LEN	   12
 
-/* VIRTIO 1.2 definitions Debian 12's (Linux 6.1) uapi headers lack: "Reserved Feature Bits"
- * and "Vendor data capability". */
-#ifndef VIRTIO_F_NOTIFICATION_DATA
-#define VIRTIO_F_NOTIFICATION_DATA 38
-#endif
-#ifndef VIRTIO_F_NOTIF_CONFIG_DATA
-#define VIRTIO_F_NOTIF_CONFIG_DATA 39
-#endif
+/* VIRTIO 1.2 "Vendor data capability", which Debian 12's (Linux 6.1) uapi headers lack (the
+ * feature bits they lack are in virtio.h). */
 #ifndef VIRTIO_PCI_CAP_VENDOR_CFG
 #define VIRTIO_PCI_CAP_VENDOR_CFG 9
 #endif

@@ -15,7 +15,10 @@
 #      paths relative to the repository root, space separated, one or more tags:
 #          /* fuzz-srcs: devices/virtio/blk_io.c vmm/foo.c */
 #      A new fuzz_<dev>.c needs no edit here; a target whose device is already in
-#      DEVICE_SRCS needs no tag at all.
+#      DEVICE_SRCS needs no tag at all. Helpers shared by several targets live in
+#      tests/fuzz/ under names without the fuzz_ prefix (fuzzdrv.c: fake RAM, device
+#      invariants, chain posting for the register fuzzers), so they are no target, and
+#      are linked by that tag.
 #
 # Corpora: seeds are read from tests/fuzz/corpus/<target>/ when it exists (never written);
 # new inputs go to build/fuzz/corpus/<target>/, crashes to build/fuzz/artifacts/.

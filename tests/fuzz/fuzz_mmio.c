@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* fuzz-srcs: tests/fuzz/fuzzdrv.c */
 /*
  * libFuzzer target: virtio-mmio register sequences (devices/virtio/mmio.c) and the generic
  * device behind them (core.c), against the test echo device in manual mode (no worker
@@ -23,26 +24,15 @@
 
 #include "tests/fakedrv/echo_dev.h"
 #include "tests/fakedrv/fakedrv.h"
-#include "vmm/log.h"
+#include "tests/fuzz/fuzzdrv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-#define RAM_SIZE    (256 * 1024)
-#define RAM_RESERVE (16 * 1024) /* bump space kept free so fd_alloc() never aborts */
-
-static struct fd_guest *g;
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	log_max_level = LOG_ERR;
-	g = fd_guest_new(RAM_SIZE);
+	fuzzdrv_init();
 	return 0;
-}
-
-static bool ram_left(void)
-{
-	return g->brk + RAM_RESERVE < FD_GUEST_BASE + RAM_SIZE;
 }
 
 /* What must hold whatever the driver wrote. */
@@ -51,36 +41,13 @@ static void check(const struct fd_dev *d)
 	const struct virtio_dev *v = d->vdev;
 	uint32_t st = __atomic_load_n(&v->status, __ATOMIC_RELAXED);
 
-	if (v->driver_features & ~v->offered_features)
-		abort();
+	fuzzdrv_check(d);
 	if ((st & VIRTIO_CONFIG_S_FEATURES_OK) &&
 	    !(v->driver_features & (1ULL << VIRTIO_F_VERSION_1)))
-		abort();
-	if ((st & VIRTIO_CONFIG_S_DRIVER_OK) && !(st & VIRTIO_CONFIG_S_FEATURES_OK))
-		abort();
-	if ((st & VIRTIO_CONFIG_S_DRIVER_OK) && !(st & VIRTIO_CONFIG_S_NEEDS_RESET) && !v->active)
-		abort();
-	if (v->worker_running || (st & ~0xffu))
 		abort();
 	for (unsigned int q = 0; q < v->num_queues; q++)
 		if (v->queues[q].vq.ready && !v->active)
 			abort();
-}
-
-static void op_post(struct fd_dev *d, uint32_t val)
-{
-	struct fd_vq *q = &d->vqs[val & 1];
-	unsigned int n_out = (val >> 1) & 3, n_in = (val >> 3) & 3;
-	struct fd_seg segs[6];
-
-	if (!q->desc || q->size == 0 || q->size > VQ_MAX_SIZE || !ram_left() || n_out + n_in == 0)
-		return;
-	for (unsigned int i = 0; i < n_out + n_in; i++) {
-		uint32_t len = ((val >> (8 + 4 * (i % 6))) & 0xf) * 16 + 1;
-
-		segs[i] = (struct fd_seg){fd_alloc(g, len, 1), len};
-	}
-	fd_vq_add(q, segs, n_out, n_in, (val >> 5) & 1 ? FD_INDIRECT : 0);
 }
 
 static void run_op(struct fd_dev *d, const uint8_t *op, const uint8_t *extra, size_t extra_len)
@@ -107,14 +74,14 @@ static void run_op(struct fd_dev *d, const uint8_t *op, const uint8_t *extra, si
 		virtio_dev_run_once(d->vdev);
 		break;
 	case 4:
-		if (ram_left())
+		if (fuzzdrv_ram_left())
 			fd_dev_start(d, (uint64_t)val << 32 | val);
 		break;
 	case 5:
-		op_post(d, val);
+		fuzzdrv_post(d, val);
 		break;
 	case 6:
-		memcpy(g->ram + val % (RAM_SIZE - 16), extra, extra_len);
+		memcpy(fuzzdrv_guest->ram + val % (FUZZDRV_RAM_SIZE - 16), extra, extra_len);
 		break;
 	case 7:
 		fd_dev_wait_irq(d, 0);
@@ -127,11 +94,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct echo_dev *e;
 	struct fd_dev *d;
 
-	memset(g->ram, 0, RAM_SIZE);
-	g->brk = FD_GUEST_BASE;
-	if (echo_create(&g->gm, ECHO_NORMAL, &e) < 0)
+	fuzzdrv_reset_ram();
+	if (echo_create(&fuzzdrv_guest->gm, ECHO_NORMAL, &e) < 0)
 		abort();
-	d = fd_dev_new(g, &e->vdev);
+	d = fd_dev_new(fuzzdrv_guest, &e->vdev);
 	fd_dev_set_manual(d);
 	while (size >= 8) {
 		uint8_t extra[16] = {0};

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* fuzz-srcs: devices/pci/pci.c devices/pci/msix.c vmm/bus.c */
+/* fuzz-srcs: devices/pci/pci.c devices/pci/msix.c vmm/bus.c tests/fuzz/fuzzdrv.c */
 /*
  * libFuzzer target: the virtio-pci transport (devices/virtio/pci.c) behind the PCI bus
  * (devices/pci/pci.c, msix.c), with the test echo device (two queues, config space, one
@@ -30,26 +30,15 @@
 #include "tests/fakedrv/echo_dev.h"
 #include "tests/fakedrv/fakedrv.h"
 #include "tests/fakedrv/fd_pci.h"
-#include "vmm/log.h"
+#include "tests/fuzz/fuzzdrv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-#define RAM_SIZE    (256 * 1024)
-#define RAM_RESERVE (16 * 1024) /* bump space kept free so fd_alloc() never aborts */
-
-static struct fd_guest *g;
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	log_max_level = LOG_ERR;
-	g = fd_guest_new(RAM_SIZE);
+	fuzzdrv_init();
 	return 0;
-}
-
-static bool ram_left(void)
-{
-	return g->brk + RAM_RESERVE < FD_GUEST_BASE + RAM_SIZE;
 }
 
 /* What must hold whatever the driver wrote. */
@@ -57,16 +46,8 @@ static void check(const struct fd_dev *d)
 {
 	const struct virtio_dev *v = d->vdev;
 	const struct virtio_pci *vp = &d->pci->vp;
-	uint32_t st = __atomic_load_n(&v->status, __ATOMIC_RELAXED);
 
-	if (v->driver_features & ~v->offered_features)
-		abort();
-	if ((st & VIRTIO_CONFIG_S_DRIVER_OK) && !(st & VIRTIO_CONFIG_S_FEATURES_OK))
-		abort();
-	if ((st & VIRTIO_CONFIG_S_DRIVER_OK) && !(st & VIRTIO_CONFIG_S_NEEDS_RESET) && !v->active)
-		abort();
-	if (v->worker_running || (st & ~0xffu))
-		abort();
+	fuzzdrv_check(d);
 	/* vectors are in the table or NO_VECTOR */
 	if (vp->msix_config != VIRTIO_MSI_NO_VECTOR && vp->msix_config >= vp->msix.n_vectors)
 		abort();
@@ -87,20 +68,12 @@ static void check(const struct fd_dev *d)
 		abort();
 }
 
+/* Post a chain and kick it through the notify region. */
 static void op_post(struct fd_dev *d, uint32_t val)
 {
-	struct fd_vq *q = &d->vqs[val & 1];
-	unsigned int n_out = (val >> 1) & 3, n_in = (val >> 3) & 3;
-	struct fd_seg segs[6];
+	struct fd_vq *q = fuzzdrv_post(d, val);
 
-	if (!q->desc || q->size == 0 || q->size > VQ_MAX_SIZE || !ram_left() || n_out + n_in == 0)
-		return;
-	for (unsigned int i = 0; i < n_out + n_in; i++) {
-		uint32_t len = ((val >> (8 + 4 * (i % 6))) & 0xf) * 16 + 1;
-
-		segs[i] = (struct fd_seg){fd_alloc(g, len, 1), len};
-	}
-	if (fd_vq_add(q, segs, n_out, n_in, (val >> 5) & 1 ? FD_INDIRECT : 0) >= 0)
+	if (q)
 		fd_vq_kick(q);
 }
 
@@ -109,7 +82,7 @@ static void op_start(struct fd_dev *d, uint32_t val)
 {
 	struct fd_pci *p = d->pci;
 
-	if (!ram_left())
+	if (!fuzzdrv_ram_left())
 		return;
 	fd_pci_rescan_bars(d);
 	if (!p->vp.pdev.bars[0].mapped || p->vp.pdev.bars[0].addr != p->bar_addr[0])
@@ -182,11 +155,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct echo_dev *e;
 	struct fd_dev *d;
 
-	memset(g->ram, 0, RAM_SIZE);
-	g->brk = FD_GUEST_BASE;
-	if (echo_create(&g->gm, ECHO_NORMAL, &e) < 0 || echo_add_shm(e) < 0)
+	fuzzdrv_reset_ram();
+	if (echo_create(&fuzzdrv_guest->gm, ECHO_NORMAL, &e) < 0 || echo_add_shm(e) < 0)
 		abort();
-	d = fd_dev_new_pci(g, &e->vdev);
+	d = fd_dev_new_pci(fuzzdrv_guest, &e->vdev);
 	fd_dev_set_manual(d);
 	for (; size >= 8; data += 8, size -= 8) {
 		run_op(d, data);

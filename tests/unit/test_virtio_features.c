@@ -32,6 +32,35 @@ enum ring { SPLIT, PACKED };
 #define FT_ACCESS_PLATFORM 2u
 #define FT_NO_PACKED	   4u
 
+/* The cases: check_<name>() once per transport (FT_TESTS), or once per transport and ring
+ * layout (FT_TESTS_EACH_RING), registered as <transport>_<name>[_<ring>]. */
+#define FT_TESTS(name)                                                                             \
+	TEST(mmio_##name)                                                                          \
+	{                                                                                          \
+		check_##name(FD_MMIO);                                                             \
+	}                                                                                          \
+	TEST(pci_##name)                                                                           \
+	{                                                                                          \
+		check_##name(FD_PCI);                                                              \
+	}
+#define FT_TESTS_EACH_RING(name)                                                                   \
+	TEST(mmio_##name##_split)                                                                  \
+	{                                                                                          \
+		check_##name(FD_MMIO, SPLIT);                                                      \
+	}                                                                                          \
+	TEST(mmio_##name##_packed)                                                                 \
+	{                                                                                          \
+		check_##name(FD_MMIO, PACKED);                                                     \
+	}                                                                                          \
+	TEST(pci_##name##_split)                                                                   \
+	{                                                                                          \
+		check_##name(FD_PCI, SPLIT);                                                       \
+	}                                                                                          \
+	TEST(pci_##name##_packed)                                                                  \
+	{                                                                                          \
+		check_##name(FD_PCI, PACKED);                                                      \
+	}
+
 struct ft {
 	struct fd_guest *g;
 	struct echo_dev *e;
@@ -183,14 +212,7 @@ static void check_features_offered(enum fd_transport t)
 	ft_free(&ap);
 	ft_free(&np);
 }
-TEST(mmio_features_offered)
-{
-	check_features_offered(FD_MMIO);
-}
-TEST(pci_features_offered)
-{
-	check_features_offered(FD_PCI);
-}
+FT_TESTS(features_offered)
 
 /* Each new bit alone (plus VERSION_1) is accepted and the device works with it. */
 static void check_features_one_by_one(enum fd_transport t)
@@ -215,14 +237,7 @@ static void check_features_one_by_one(enum fd_transport t)
 	}
 	ft_free(&f);
 }
-TEST(mmio_features_one_by_one)
-{
-	check_features_one_by_one(FD_MMIO);
-}
-TEST(pci_features_one_by_one)
-{
-	check_features_one_by_one(FD_PCI);
-}
+FT_TESTS(features_one_by_one)
 
 /* no_packed: the bit is not offered, so a driver cannot ack it; split rings are used. */
 static void check_no_packed(enum fd_transport t)
@@ -241,14 +256,7 @@ static void check_no_packed(enum fd_transport t)
 	ft_roundtrip(&f, 1, 2, 0);
 	ft_free(&f);
 }
-TEST(mmio_no_packed)
-{
-	check_no_packed(FD_MMIO);
-}
-TEST(pci_no_packed)
-{
-	check_no_packed(FD_PCI);
-}
+FT_TESTS(no_packed)
 
 /* --- RING_RESET --- */
 
@@ -311,22 +319,7 @@ static void check_queue_reset_in_flight(enum fd_transport t, enum ring r)
 	ft_roundtrip(&f, 0, 400, 0);
 	ft_free(&f);
 }
-TEST(mmio_queue_reset_in_flight_split)
-{
-	check_queue_reset_in_flight(FD_MMIO, SPLIT);
-}
-TEST(mmio_queue_reset_in_flight_packed)
-{
-	check_queue_reset_in_flight(FD_MMIO, PACKED);
-}
-TEST(pci_queue_reset_in_flight_split)
-{
-	check_queue_reset_in_flight(FD_PCI, SPLIT);
-}
-TEST(pci_queue_reset_in_flight_packed)
-{
-	check_queue_reset_in_flight(FD_PCI, PACKED);
-}
+FT_TESTS_EACH_RING(queue_reset_in_flight)
 
 /* Queue reset without RING_RESET, before DRIVER_OK, or an enable of a live queue: all
  * ignored, the queue keeps working. */
@@ -359,22 +352,7 @@ static void check_queue_reset_ignored(enum fd_transport t, enum ring r)
 	ft_roundtrip(&f, 0, 4, 0);
 	ft_free(&f);
 }
-TEST(mmio_queue_reset_ignored_split)
-{
-	check_queue_reset_ignored(FD_MMIO, SPLIT);
-}
-TEST(mmio_queue_reset_ignored_packed)
-{
-	check_queue_reset_ignored(FD_MMIO, PACKED);
-}
-TEST(pci_queue_reset_ignored_split)
-{
-	check_queue_reset_ignored(FD_PCI, SPLIT);
-}
-TEST(pci_queue_reset_ignored_packed)
-{
-	check_queue_reset_ignored(FD_PCI, PACKED);
-}
+FT_TESTS_EACH_RING(queue_reset_ignored)
 
 /* Re-enabling a reset queue with a broken ring puts the device into DEVICE_NEEDS_RESET. */
 static void check_queue_reenable_bad_ring(enum fd_transport t, enum ring r)
@@ -392,22 +370,7 @@ static void check_queue_reenable_bad_ring(enum fd_transport t, enum ring r)
 	ft_roundtrip(&f, 1, 1, 0);
 	ft_free(&f);
 }
-TEST(mmio_queue_reenable_bad_ring_split)
-{
-	check_queue_reenable_bad_ring(FD_MMIO, SPLIT);
-}
-TEST(mmio_queue_reenable_bad_ring_packed)
-{
-	check_queue_reenable_bad_ring(FD_MMIO, PACKED);
-}
-TEST(pci_queue_reenable_bad_ring_split)
-{
-	check_queue_reenable_bad_ring(FD_PCI, SPLIT);
-}
-TEST(pci_queue_reenable_bad_ring_packed)
-{
-	check_queue_reenable_bad_ring(FD_PCI, PACKED);
-}
+FT_TESTS_EACH_RING(queue_reenable_bad_ring)
 
 /* --- NOTIFICATION_DATA --- */
 
@@ -444,22 +407,7 @@ static void check_notify_data(enum fd_transport t, enum ring r)
 	ASSERT_EQ(__atomic_load_n(&vq->notify_count, __ATOMIC_ACQUIRE), 0);
 	ft_free(&f);
 }
-TEST(mmio_notify_data_split)
-{
-	check_notify_data(FD_MMIO, SPLIT);
-}
-TEST(mmio_notify_data_packed)
-{
-	check_notify_data(FD_MMIO, PACKED);
-}
-TEST(pci_notify_data_split)
-{
-	check_notify_data(FD_PCI, SPLIT);
-}
-TEST(pci_notify_data_packed)
-{
-	check_notify_data(FD_PCI, PACKED);
-}
+FT_TESTS_EACH_RING(notify_data)
 
 /* Notifications for a queue that does not exist or is not enabled: ignored, no crash. */
 static void check_notify_bad_queue(enum fd_transport t, enum ring r)
@@ -491,22 +439,7 @@ static void check_notify_bad_queue(enum fd_transport t, enum ring r)
 	ft_roundtrip(&f, 1, 4, 0);
 	ft_free(&f);
 }
-TEST(mmio_notify_bad_queue_split)
-{
-	check_notify_bad_queue(FD_MMIO, SPLIT);
-}
-TEST(mmio_notify_bad_queue_packed)
-{
-	check_notify_bad_queue(FD_MMIO, PACKED);
-}
-TEST(pci_notify_bad_queue_split)
-{
-	check_notify_bad_queue(FD_PCI, SPLIT);
-}
-TEST(pci_notify_bad_queue_packed)
-{
-	check_notify_bad_queue(FD_PCI, PACKED);
-}
+FT_TESTS_EACH_RING(notify_bad_queue)
 
 /* --- rings through the whole stack --- */
 
@@ -542,22 +475,7 @@ static void check_ring_laps(enum fd_transport t, enum ring r)
 	ASSERT_FALSE(fd_dev_status(f.d) & VIRTIO_CONFIG_S_NEEDS_RESET);
 	ft_free(&f);
 }
-TEST(mmio_ring_laps_split)
-{
-	check_ring_laps(FD_MMIO, SPLIT);
-}
-TEST(mmio_ring_laps_packed)
-{
-	check_ring_laps(FD_MMIO, PACKED);
-}
-TEST(pci_ring_laps_split)
-{
-	check_ring_laps(FD_PCI, SPLIT);
-}
-TEST(pci_ring_laps_packed)
-{
-	check_ring_laps(FD_PCI, PACKED);
-}
+FT_TESTS_EACH_RING(ring_laps)
 
 /* Used buffer notification suppression, driver side: used_event / DESC mode with EVENT_IDX,
  * NO_INTERRUPT / DISABLE without. */
@@ -612,22 +530,7 @@ static void check_event_suppression(enum fd_transport t, enum ring r)
 	ASSERT_EQ(fd_vq_used(q0, &id, &len), 1);
 	ft_free(&f);
 }
-TEST(mmio_event_suppression_split)
-{
-	check_event_suppression(FD_MMIO, SPLIT);
-}
-TEST(mmio_event_suppression_packed)
-{
-	check_event_suppression(FD_MMIO, PACKED);
-}
-TEST(pci_event_suppression_split)
-{
-	check_event_suppression(FD_PCI, SPLIT);
-}
-TEST(pci_event_suppression_packed)
-{
-	check_event_suppression(FD_PCI, PACKED);
-}
+FT_TESTS_EACH_RING(event_suppression)
 
 /* --- ACCESS_PLATFORM --- */
 
@@ -679,22 +582,7 @@ static void check_access_platform(enum fd_transport t, enum ring r)
 	ASSERT_EQ(__atomic_load_n(&io.calls, __ATOMIC_RELAXED), calls);
 	ft_free(&f);
 }
-TEST(mmio_access_platform_split)
-{
-	check_access_platform(FD_MMIO, SPLIT);
-}
-TEST(mmio_access_platform_packed)
-{
-	check_access_platform(FD_MMIO, PACKED);
-}
-TEST(pci_access_platform_split)
-{
-	check_access_platform(FD_PCI, SPLIT);
-}
-TEST(pci_access_platform_packed)
-{
-	check_access_platform(FD_PCI, PACKED);
-}
+FT_TESTS_EACH_RING(access_platform)
 
 /* --- config generation --- */
 
@@ -753,14 +641,7 @@ static void check_config_generation(enum fd_transport t)
 	pthread_join(th, NULL);
 	ft_free(&f);
 }
-TEST(mmio_config_generation)
-{
-	check_config_generation(FD_MMIO);
-}
-TEST(pci_config_generation)
-{
-	check_config_generation(FD_PCI);
-}
+FT_TESTS(config_generation)
 
 /* --- shared memory regions --- */
 
@@ -802,11 +683,4 @@ static void check_shm(enum fd_transport t)
 	ASSERT_EQ(f.e->vdev.n_shm, 1);
 	ft_free(&f);
 }
-TEST(mmio_shm)
-{
-	check_shm(FD_MMIO);
-}
-TEST(pci_shm)
-{
-	check_shm(FD_PCI);
-}
+FT_TESTS(shm)

@@ -6,52 +6,21 @@
 
 #include "devices/virtio/virtqueue.h"
 #include "tests/fakedrv/fakedrv.h"
+#include "tests/fakedrv/fd_vqt.h"
 #include "tests/harness.h"
 
 #define QSIZE 16
 
-struct vqt {
-	struct fd_guest *g;
-	struct fd_vq fq;
-	struct vq vq;
-	struct vq_chain c;
-	unsigned int signals;
-};
-
-static void vqt_signal(void *opaque, unsigned int index)
+/* One live queue per test process; a new one frees the last. */
+static struct fd_vqt *vqt_new(uint16_t size, bool event_idx)
 {
-	struct vqt *t = opaque;
+	static struct fd_vqt t;
 
-	t->signals++;
-}
-
-static struct vqt *vqt_new(uint16_t size, bool event_idx)
-{
-	static struct vqt t; /* one live queue per test process; a new one frees the last */
-	struct vq_addrs a;
-
-	fd_guest_free(t.g);
-	memset(&t, 0, sizeof(t));
-	t.g = fd_guest_new(1 << 20);
-	fd_vq_init(&t.fq, t.g, size);
-	a = (struct vq_addrs){t.fq.desc_gpa, t.fq.avail_gpa, t.fq.used_gpa};
-	ASSERT_OK(
-		vq_setup(&t.vq, &t.g->gm, &a, size, &(struct vq_features){.event_idx = event_idx}));
-	t.vq.signal = vqt_signal;
-	t.vq.signal_opaque = &t;
+	ASSERT_OK(fd_vqt_init(&t, size, &(struct vq_features){.event_idx = event_idx}, 0));
 	return &t;
 }
 
-/* A guest buffer filled with a byte pattern. */
-static uint64_t vqt_buf(struct vqt *t, uint32_t len, uint8_t fill)
-{
-	uint64_t gpa = fd_alloc(t->g, len, 8);
-
-	memset(fd_ptr(t->g, gpa, len), fill, len);
-	return gpa;
-}
-
-static void vqt_desc(struct vqt *t, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
+static void vqt_desc(struct fd_vqt *t, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
 		     uint16_t next)
 {
 	t->fq.desc[i] = (struct vring_desc){addr, len, flags, next};
@@ -59,9 +28,9 @@ static void vqt_desc(struct vqt *t, uint16_t i, uint64_t addr, uint32_t len, uin
 
 TEST(vq_direct_roundtrip)
 {
-	struct vqt *t = vqt_new(QSIZE, false);
+	struct fd_vqt *t = vqt_new(QSIZE, false);
 	struct fd_seg s[3] = {
-		{vqt_buf(t, 5, 'a'), 5}, {vqt_buf(t, 3, 'b'), 3}, {vqt_buf(t, 16, 0), 16}};
+		{fd_vqt_buf(t, 5, 'a'), 5}, {fd_vqt_buf(t, 3, 'b'), 3}, {fd_vqt_buf(t, 16, 0), 16}};
 	char out[16] = {0};
 	uint16_t id;
 	uint32_t len;
@@ -95,11 +64,11 @@ TEST(vq_direct_roundtrip)
 
 TEST(vq_indirect_roundtrip)
 {
-	struct vqt *t = vqt_new(QSIZE, false);
-	struct fd_seg s[4] = {{vqt_buf(t, 4, 'x'), 4},
-			      {vqt_buf(t, 4, 'y'), 4},
-			      {vqt_buf(t, 2, 0), 2},
-			      {vqt_buf(t, 6, 0), 6}};
+	struct fd_vqt *t = vqt_new(QSIZE, false);
+	struct fd_seg s[4] = {{fd_vqt_buf(t, 4, 'x'), 4},
+			      {fd_vqt_buf(t, 4, 'y'), 4},
+			      {fd_vqt_buf(t, 2, 0), 2},
+			      {fd_vqt_buf(t, 6, 0), 6}};
 	uint16_t id;
 	uint32_t len;
 	int head;
@@ -122,13 +91,13 @@ TEST(vq_indirect_roundtrip)
 
 TEST(vq_direct_then_indirect)
 {
-	struct vqt *t = vqt_new(QSIZE, false);
+	struct fd_vqt *t = vqt_new(QSIZE, false);
 	uint64_t tbl = fd_alloc(t->g, 32, 16);
 	struct vring_desc *it = fd_ptr(t->g, tbl, 32);
 
-	it[0] = (struct vring_desc){vqt_buf(t, 8, 1), 8, VRING_DESC_F_NEXT, 1};
-	it[1] = (struct vring_desc){vqt_buf(t, 8, 0), 8, VRING_DESC_F_WRITE, 0};
-	vqt_desc(t, 0, vqt_buf(t, 4, 2), 4, VRING_DESC_F_NEXT, 1);
+	it[0] = (struct vring_desc){fd_vqt_buf(t, 8, 1), 8, VRING_DESC_F_NEXT, 1};
+	it[1] = (struct vring_desc){fd_vqt_buf(t, 8, 0), 8, VRING_DESC_F_WRITE, 0};
+	vqt_desc(t, 0, fd_vqt_buf(t, 4, 2), 4, VRING_DESC_F_NEXT, 1);
 	vqt_desc(t, 1, tbl, 32, VRING_DESC_F_INDIRECT, 0);
 	fd_vq_publish(&t->fq, 0);
 	ASSERT_EQ(vq_pop(&t->vq, &t->c), 1);
@@ -139,8 +108,8 @@ TEST(vq_direct_then_indirect)
 
 TEST(vq_full_ring_and_unpop)
 {
-	struct vqt *t = vqt_new(QSIZE, false);
-	struct fd_seg s = {vqt_buf(t, 8, 0), 8};
+	struct fd_vqt *t = vqt_new(QSIZE, false);
+	struct fd_seg s = {fd_vqt_buf(t, 8, 0), 8};
 	uint16_t head0 = 0;
 
 	for (int i = 0; i < QSIZE; i++)
@@ -159,11 +128,11 @@ TEST(vq_full_ring_and_unpop)
 
 TEST(vq_longest_chain_ok)
 {
-	struct vqt *t = vqt_new(QSIZE, false);
+	struct fd_vqt *t = vqt_new(QSIZE, false);
 	struct fd_seg s[QSIZE];
 
 	for (int i = 0; i < QSIZE; i++)
-		s[i] = (struct fd_seg){vqt_buf(t, 1, 0), 1};
+		s[i] = (struct fd_seg){fd_vqt_buf(t, 1, 0), 1};
 	ASSERT_OK(fd_vq_add(&t->fq, s, QSIZE / 2, QSIZE / 2, 0));
 	ASSERT_EQ(vq_pop(&t->vq, &t->c), 1);
 	ASSERT_EQ(t->c.n_out + t->c.n_in, QSIZE);
@@ -171,10 +140,10 @@ TEST(vq_longest_chain_ok)
 
 TEST(vq_zero_length_segment)
 {
-	struct vqt *t = vqt_new(QSIZE, false);
+	struct fd_vqt *t = vqt_new(QSIZE, false);
 
-	vqt_desc(t, 0, vqt_buf(t, 1, 0), 0, VRING_DESC_F_NEXT, 1);
-	vqt_desc(t, 1, vqt_buf(t, 4, 0), 4, VRING_DESC_F_WRITE, 0);
+	vqt_desc(t, 0, fd_vqt_buf(t, 1, 0), 0, VRING_DESC_F_NEXT, 1);
+	vqt_desc(t, 1, fd_vqt_buf(t, 4, 0), 4, VRING_DESC_F_WRITE, 0);
 	fd_vq_publish(&t->fq, 0);
 	ASSERT_EQ(vq_pop(&t->vq, &t->c), 1);
 	ASSERT_EQ(vq_chain_push(&t->c, "abcd", 4), 4);
@@ -221,8 +190,8 @@ TEST(vq_setup_rejects_bad_rings)
 
 TEST(vq_descriptor_loop)
 {
-	struct vqt *t = vqt_new(QSIZE, false);
-	uint64_t b = vqt_buf(t, 8, 0);
+	struct fd_vqt *t = vqt_new(QSIZE, false);
+	uint64_t b = fd_vqt_buf(t, 8, 0);
 
 	vqt_desc(t, 0, b, 8, VRING_DESC_F_NEXT, 1);
 	vqt_desc(t, 1, b, 8, VRING_DESC_F_NEXT, 0);
@@ -234,18 +203,18 @@ TEST(vq_descriptor_loop)
 
 TEST(vq_self_loop)
 {
-	struct vqt *t = vqt_new(QSIZE, false);
+	struct fd_vqt *t = vqt_new(QSIZE, false);
 
-	vqt_desc(t, 3, vqt_buf(t, 8, 0), 8, VRING_DESC_F_NEXT, 3);
+	vqt_desc(t, 3, fd_vqt_buf(t, 8, 0), 8, VRING_DESC_F_NEXT, 3);
 	fd_vq_publish(&t->fq, 3);
 	ASSERT_ERR(vq_pop(&t->vq, &t->c), -EINVAL);
 }
 
 /* A size-4 queue whose descriptor table is followed in RAM by a valid-looking descriptor,
  * so an index past the table would "work" if it were not checked. */
-static struct vqt *vqt_bait(void)
+static struct fd_vqt *vqt_bait(void)
 {
-	static struct vqt t;
+	static struct fd_vqt t;
 	struct vring_desc *d;
 	struct vq_addrs a;
 	uint64_t buf;
@@ -269,7 +238,7 @@ static struct vqt *vqt_bait(void)
 
 TEST(vq_bad_indices)
 {
-	struct vqt *t = vqt_bait();
+	struct fd_vqt *t = vqt_bait();
 
 	/* Head out of range. */
 	fd_vq_publish(&t->fq, 4);
@@ -293,7 +262,7 @@ TEST(vq_bad_indices)
 
 TEST(vq_avail_idx_jump)
 {
-	struct vqt *t = vqt_bait();
+	struct fd_vqt *t = vqt_bait();
 
 	/* Every entry valid, but idx claims 5 new entries in a ring of 4. */
 	__atomic_store_n(&t->fq.avail->idx, 5, __ATOMIC_RELEASE);
@@ -308,8 +277,8 @@ TEST(vq_avail_idx_jump)
 
 TEST(vq_readable_after_writable)
 {
-	struct vqt *t = vqt_new(QSIZE, false);
-	uint64_t b = vqt_buf(t, 8, 0);
+	struct fd_vqt *t = vqt_new(QSIZE, false);
+	uint64_t b = fd_vqt_buf(t, 8, 0);
 
 	vqt_desc(t, 0, b, 8, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
 	vqt_desc(t, 1, b, 8, 0, 0);
@@ -319,7 +288,7 @@ TEST(vq_readable_after_writable)
 
 TEST(vq_segment_outside_ram)
 {
-	struct vqt *t = vqt_new(QSIZE, false);
+	struct fd_vqt *t = vqt_new(QSIZE, false);
 	uint64_t end = FD_GUEST_BASE + (1 << 20);
 
 	vqt_desc(t, 0, 0x1000, 8, 0, 0);	 /* below RAM */
@@ -341,7 +310,7 @@ TEST(vq_segment_outside_ram)
 
 TEST(vq_segment_between_regions)
 {
-	struct vqt *t = vqt_new(QSIZE, false);
+	struct fd_vqt *t = vqt_new(QSIZE, false);
 	uint64_t end = FD_GUEST_BASE + (1 << 20);
 
 	/* A second region right after the first: a buffer may not straddle the two. */
@@ -356,7 +325,7 @@ TEST(vq_segment_between_regions)
 
 TEST(vq_total_length_overflow)
 {
-	struct vqt *t = vqt_new(QSIZE, false);
+	struct fd_vqt *t = vqt_new(QSIZE, false);
 	static uint8_t fake[16];
 	uint64_t big = 1ULL << 40;
 
@@ -392,10 +361,10 @@ TEST(vq_indirect_hostile)
 	};
 
 	for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct vqt *t = vqt_new(QSIZE, false);
+		struct fd_vqt *t = vqt_new(QSIZE, false);
 		uint64_t tbl = fd_alloc(t->g, 16 * (VQ_MAX_SEGS + 1), 16);
 		struct vring_desc *it = fd_ptr(t->g, tbl, 32);
-		uint64_t b = vqt_buf(t, 8, 0);
+		uint64_t b = fd_vqt_buf(t, 8, 0);
 
 		it[0] = (struct vring_desc){b, 8, cases[i].in0_flags, cases[i].in0_next};
 		it[1] = (struct vring_desc){b, 8, VRING_DESC_F_NEXT, 0};
@@ -409,7 +378,7 @@ TEST(vq_indirect_hostile)
 
 TEST(vq_indirect_table_outside_ram)
 {
-	struct vqt *t = vqt_new(QSIZE, false);
+	struct fd_vqt *t = vqt_new(QSIZE, false);
 
 	vqt_desc(t, 0, FD_GUEST_BASE + (1 << 20) - 16, 32, VRING_DESC_F_INDIRECT, 0);
 	fd_vq_publish(&t->fq, 0);
@@ -418,10 +387,10 @@ TEST(vq_indirect_table_outside_ram)
 
 TEST(vq_too_many_segments)
 {
-	struct vqt *t = vqt_new(QSIZE, false);
+	struct fd_vqt *t = vqt_new(QSIZE, false);
 	uint64_t tbl = fd_alloc(t->g, 16 * VQ_MAX_SEGS, 16);
 	struct vring_desc *it = fd_ptr(t->g, tbl, 16 * VQ_MAX_SEGS);
-	uint64_t b = vqt_buf(t, 8, 0);
+	uint64_t b = fd_vqt_buf(t, 8, 0);
 
 	for (int i = 0; i < VQ_MAX_SEGS; i++)
 		it[i] = (struct vring_desc){b, 1, i + 1 < VQ_MAX_SEGS ? VRING_DESC_F_NEXT : 0,
@@ -440,8 +409,8 @@ TEST(vq_too_many_segments)
 
 TEST(vq_no_interrupt_flag)
 {
-	struct vqt *t = vqt_new(QSIZE, false);
-	struct fd_seg s = {vqt_buf(t, 8, 0), 8};
+	struct fd_vqt *t = vqt_new(QSIZE, false);
+	struct fd_seg s = {fd_vqt_buf(t, 8, 0), 8};
 
 	fd_vq_set_no_interrupt(&t->fq, true);
 	ASSERT_OK(fd_vq_add(&t->fq, &s, 0, 1, 0));
@@ -458,8 +427,8 @@ TEST(vq_no_interrupt_flag)
 
 TEST(vq_no_notify_flag)
 {
-	struct vqt *t = vqt_new(QSIZE, false);
-	struct fd_seg s = {vqt_buf(t, 8, 0), 8};
+	struct fd_vqt *t = vqt_new(QSIZE, false);
+	struct fd_seg s = {fd_vqt_buf(t, 8, 0), 8};
 
 	vq_disable_notify(&t->vq);
 	ASSERT_TRUE(fd_vq_no_notify(&t->fq));
@@ -473,8 +442,8 @@ TEST(vq_no_notify_flag)
 
 TEST(vq_event_idx_used_event)
 {
-	struct vqt *t = vqt_new(QSIZE, true);
-	struct fd_seg s = {vqt_buf(t, 8, 0), 8};
+	struct fd_vqt *t = vqt_new(QSIZE, true);
+	struct fd_seg s = {fd_vqt_buf(t, 8, 0), 8};
 
 	fd_vq_set_used_event(&t->fq, 2);
 	/* NO_INTERRUPT is ignored with EVENT_IDX. */
@@ -508,8 +477,8 @@ TEST(vq_event_idx_used_event)
 
 TEST(vq_event_idx_wraparound)
 {
-	struct vqt *t = vqt_new(4, true);
-	struct fd_seg s = {vqt_buf(t, 8, 0), 8};
+	struct fd_vqt *t = vqt_new(4, true);
+	struct fd_seg s = {fd_vqt_buf(t, 8, 0), 8};
 	uint16_t id;
 	uint32_t len;
 	unsigned int sig = 0;
@@ -529,8 +498,8 @@ TEST(vq_event_idx_wraparound)
 
 TEST(vq_event_idx_avail_event)
 {
-	struct vqt *t = vqt_new(QSIZE, true);
-	struct fd_seg s = {vqt_buf(t, 8, 0), 8};
+	struct fd_vqt *t = vqt_new(QSIZE, true);
+	struct fd_seg s = {fd_vqt_buf(t, 8, 0), 8};
 
 	for (int i = 0; i < 3; i++)
 		ASSERT_OK(fd_vq_add(&t->fq, &s, 0, 1, 0));
@@ -551,11 +520,11 @@ TEST(vq_event_idx_avail_event)
 
 TEST(vq_chain_iov_views)
 {
-	struct vqt *t = vqt_new(QSIZE, false);
-	struct fd_seg s[4] = {{vqt_buf(t, 3, 'a'), 3},
-			      {vqt_buf(t, 5, 'b'), 5},
-			      {vqt_buf(t, 4, 0), 4},
-			      {vqt_buf(t, 4, 0), 4}};
+	struct fd_vqt *t = vqt_new(QSIZE, false);
+	struct fd_seg s[4] = {{fd_vqt_buf(t, 3, 'a'), 3},
+			      {fd_vqt_buf(t, 5, 'b'), 5},
+			      {fd_vqt_buf(t, 4, 0), 4},
+			      {fd_vqt_buf(t, 4, 0), 4}};
 	struct iovec v[4];
 	size_t got;
 	uint8_t hdr;
@@ -591,8 +560,8 @@ TEST(vq_not_ready)
 
 TEST(vq_pop_budget_bounds_a_refilling_ring)
 {
-	struct vqt *t = vqt_new(4, false);
-	struct fd_seg s = {vqt_buf(t, 8, 0), 8};
+	struct fd_vqt *t = vqt_new(4, false);
+	struct fd_seg s = {fd_vqt_buf(t, 8, 0), 8};
 	int pops = 0;
 
 	/* A guest on another vCPU can re-post every completed chain at once, so the ring is
@@ -616,8 +585,9 @@ TEST(vq_pop_budget_bounds_a_refilling_ring)
 
 TEST(vq_chain_counts_ring_descriptors)
 {
-	struct vqt *t = vqt_new(QSIZE, false);
-	struct fd_seg s[3] = {{vqt_buf(t, 4, 0), 4}, {vqt_buf(t, 4, 0), 4}, {vqt_buf(t, 4, 0), 4}};
+	struct fd_vqt *t = vqt_new(QSIZE, false);
+	struct fd_seg s[3] = {
+		{fd_vqt_buf(t, 4, 0), 4}, {fd_vqt_buf(t, 4, 0), 4}, {fd_vqt_buf(t, 4, 0), 4}};
 
 	ASSERT_OK(fd_vq_add(&t->fq, s, 1, 2, 0));
 	ASSERT_OK(fd_vq_add(&t->fq, s, 1, 2, FD_INDIRECT));

@@ -7,6 +7,7 @@
 
 #include "devices/virtio/virtqueue.h"
 #include "tests/fakedrv/fakedrv.h"
+#include "tests/fakedrv/fd_vqt.h"
 #include "tests/harness.h"
 
 #define F_AVAIL	 (1u << VRING_PACKED_DESC_F_AVAIL)
@@ -14,59 +15,24 @@
 #define EV_WRAP	 (1u << VRING_PACKED_EVENT_F_WRAP_CTR)
 #define IOVA_OFF 0x40000000ULL
 
-struct pqt {
-	struct fd_guest *g;
-	struct fd_vq fq;
-	struct vq vq;
-	struct vq_chain c;
-	unsigned int signals;
-};
-
-static void pqt_signal(void *opaque, unsigned int index)
+/* One live queue per test process; a new one frees the last. With an IOMMU the rings are
+ * given at IOVA = gpa + IOVA_OFF. */
+static struct fd_vqt *pqt_new_f(uint16_t size, struct vq_features f)
 {
-	struct pqt *t = opaque;
+	static struct fd_vqt t;
 
-	t->signals++;
-}
-
-static struct vq_addrs pqt_addrs(const struct pqt *t, uint64_t off)
-{
-	return (struct vq_addrs){t->fq.desc_gpa + off, t->fq.avail_gpa + off, t->fq.used_gpa + off};
-}
-
-/* One live queue per test process; a new one frees the last. */
-static struct pqt *pqt_new_f(uint16_t size, struct vq_features f)
-{
-	static struct pqt t;
-	struct vq_addrs a;
-
-	fd_guest_free(t.g);
-	memset(&t, 0, sizeof(t));
-	t.g = fd_guest_new(1 << 20);
-	fd_vq_init_packed(&t.fq, t.g, size);
 	f.packed = true;
-	a = pqt_addrs(&t, f.iommu ? IOVA_OFF : 0);
-	ASSERT_OK(vq_setup(&t.vq, &t.g->gm, &a, size, &f));
-	t.vq.signal = pqt_signal;
-	t.vq.signal_opaque = &t;
+	ASSERT_OK(fd_vqt_init(&t, size, &f, f.iommu ? IOVA_OFF : 0));
 	return &t;
 }
 
-static struct pqt *pqt_new(uint16_t size, bool event_idx)
+static struct fd_vqt *pqt_new(uint16_t size, bool event_idx)
 {
 	return pqt_new_f(size, (struct vq_features){.event_idx = event_idx});
 }
 
-static uint64_t pqt_buf(struct pqt *t, uint32_t len, uint8_t fill)
-{
-	uint64_t gpa = fd_alloc(t->g, len, 8);
-
-	memset(fd_ptr(t->g, gpa, len), fill, len);
-	return gpa;
-}
-
 /* Raw descriptor; flags exactly as given (AVAIL/USED included). */
-static void pqt_desc(struct pqt *t, uint16_t slot, uint64_t addr, uint32_t len, uint16_t id,
+static void pqt_desc(struct fd_vqt *t, uint16_t slot, uint64_t addr, uint32_t len, uint16_t id,
 		     uint16_t flags)
 {
 	t->fq.pdesc[slot] = (struct vring_packed_desc){addr, len, id, flags};
@@ -79,7 +45,7 @@ static uint16_t avail_bits(bool wrap)
 }
 
 /* One wake-up that pops one chain and hands it straight back with `written` bytes. */
-static void pqt_serve(struct pqt *t, uint32_t written)
+static void pqt_serve(struct fd_vqt *t, uint32_t written)
 {
 	vq_refill_budget(&t->vq);
 	ASSERT_EQ(vq_pop(&t->vq, &t->c), 1);
@@ -88,8 +54,8 @@ static void pqt_serve(struct pqt *t, uint32_t written)
 
 TEST(packed_single_roundtrip)
 {
-	struct pqt *t = pqt_new(8, false);
-	struct fd_seg s = {pqt_buf(t, 16, 0), 16};
+	struct fd_vqt *t = pqt_new(8, false);
+	struct fd_seg s = {fd_vqt_buf(t, 16, 0), 16};
 	uint16_t id;
 	uint32_t len;
 	int bid;
@@ -122,8 +88,8 @@ TEST(packed_single_roundtrip)
 
 TEST(packed_used_without_data_has_no_write_flag)
 {
-	struct pqt *t = pqt_new(4, false);
-	struct fd_seg s = {pqt_buf(t, 4, 'r'), 4};
+	struct fd_vqt *t = pqt_new(4, false);
+	struct fd_seg s = {fd_vqt_buf(t, 4, 'r'), 4};
 
 	ASSERT_OK(fd_vq_add(&t->fq, &s, 1, 0, 0));
 	pqt_serve(t, 0);
@@ -133,10 +99,10 @@ TEST(packed_used_without_data_has_no_write_flag)
 
 TEST(packed_multi_segment_chain)
 {
-	struct pqt *t = pqt_new(8, false);
+	struct fd_vqt *t = pqt_new(8, false);
 	struct fd_seg s[3] = {
-		{pqt_buf(t, 5, 'a'), 5}, {pqt_buf(t, 3, 'b'), 3}, {pqt_buf(t, 16, 0), 16}};
-	struct fd_seg s2 = {pqt_buf(t, 4, 0), 4};
+		{fd_vqt_buf(t, 5, 'a'), 5}, {fd_vqt_buf(t, 3, 'b'), 3}, {fd_vqt_buf(t, 16, 0), 16}};
+	struct fd_seg s2 = {fd_vqt_buf(t, 4, 0), 4};
 	char out[16] = {0};
 	uint16_t id;
 	uint32_t len;
@@ -176,8 +142,8 @@ TEST(packed_multi_segment_chain)
 
 TEST(packed_buffer_id_from_last_descriptor)
 {
-	struct pqt *t = pqt_new(4, false);
-	uint64_t b = pqt_buf(t, 8, 0);
+	struct fd_vqt *t = pqt_new(4, false);
+	uint64_t b = fd_vqt_buf(t, 8, 0);
 
 	/* "Next Flag": the buffer ID is in the last descriptor of the list. */
 	pqt_desc(t, 0, b, 8, 3, VRING_DESC_F_NEXT);
@@ -190,11 +156,11 @@ TEST(packed_buffer_id_from_last_descriptor)
 
 TEST(packed_indirect_roundtrip)
 {
-	struct pqt *t = pqt_new(8, false);
-	struct fd_seg s[4] = {{pqt_buf(t, 4, 'x'), 4},
-			      {pqt_buf(t, 4, 'y'), 4},
-			      {pqt_buf(t, 2, 0), 2},
-			      {pqt_buf(t, 6, 0), 6}};
+	struct fd_vqt *t = pqt_new(8, false);
+	struct fd_seg s[4] = {{fd_vqt_buf(t, 4, 'x'), 4},
+			      {fd_vqt_buf(t, 4, 'y'), 4},
+			      {fd_vqt_buf(t, 2, 0), 2},
+			      {fd_vqt_buf(t, 6, 0), 6}};
 	char out[8];
 	uint16_t id;
 	uint32_t len;
@@ -221,10 +187,10 @@ TEST(packed_indirect_roundtrip)
 
 TEST(packed_indirect_ignores_reserved_flags_inside)
 {
-	struct pqt *t = pqt_new(4, false);
+	struct fd_vqt *t = pqt_new(4, false);
 	uint64_t tbl = fd_alloc(t->g, 32, 16);
 	struct vring_packed_desc *it = fd_ptr(t->g, tbl, 32);
-	uint64_t b = pqt_buf(t, 8, 0);
+	uint64_t b = fd_vqt_buf(t, 8, 0);
 
 	/* "Indirect Flag": only WRITE counts inside the table; NEXT, AVAIL/USED and the ID are
 	 * reserved and ignored, the table is used in order. */
@@ -241,14 +207,14 @@ TEST(packed_indirect_ignores_reserved_flags_inside)
 
 TEST(packed_longest_chain_and_full_indirect)
 {
-	struct pqt *t = pqt_new(5, false);
+	struct fd_vqt *t = pqt_new(5, false);
 	struct fd_seg s[5];
 	uint64_t tbl = fd_alloc(t->g, 16 * VQ_MAX_SEGS, 16);
 	struct vring_packed_desc *it = fd_ptr(t->g, tbl, 16 * VQ_MAX_SEGS);
-	uint64_t b = pqt_buf(t, 8, 0);
+	uint64_t b = fd_vqt_buf(t, 8, 0);
 
 	for (int i = 0; i < 5; i++)
-		s[i] = (struct fd_seg){pqt_buf(t, 1, 0), 1};
+		s[i] = (struct fd_seg){fd_vqt_buf(t, 1, 0), 1};
 	/* A list as long as the ring is legal. */
 	ASSERT_OK(fd_vq_add(&t->fq, s, 2, 3, 0));
 	ASSERT_EQ(vq_pop(&t->vq, &t->c), 1);
@@ -276,13 +242,13 @@ TEST(packed_longest_chain_and_full_indirect)
  */
 static void run_laps(uint16_t size, unsigned int rounds)
 {
-	struct pqt *t = pqt_new(size, true);
+	struct fd_vqt *t = pqt_new(size, true);
 	uint64_t bufs[9];
 	uint32_t slots = 0;
 	uint8_t seq = 0;
 
 	for (int i = 0; i < 9; i++)
-		bufs[i] = pqt_buf(t, 8, 0);
+		bufs[i] = fd_vqt_buf(t, 8, 0);
 	for (unsigned int r = 0; r < rounds; r++) {
 		unsigned int batch = 1 + r % 3, posted = 0;
 		int ids[3], nd[3];
@@ -357,8 +323,8 @@ TEST(packed_wraparound_size_256)
 
 TEST(packed_wraparound_size_1)
 {
-	struct pqt *t = pqt_new(1, false);
-	struct fd_seg s = {pqt_buf(t, 4, 0), 4};
+	struct fd_vqt *t = pqt_new(1, false);
+	struct fd_seg s = {fd_vqt_buf(t, 4, 0), 4};
 	uint16_t id;
 	uint32_t len;
 
@@ -376,8 +342,8 @@ TEST(packed_wraparound_size_1)
 
 TEST(packed_used_wrap_counter_flips)
 {
-	struct pqt *t = pqt_new(5, false);
-	struct fd_seg s[2] = {{pqt_buf(t, 4, 0), 4}, {pqt_buf(t, 4, 0), 4}};
+	struct fd_vqt *t = pqt_new(5, false);
+	struct fd_seg s[2] = {{fd_vqt_buf(t, 4, 0), 4}, {fd_vqt_buf(t, 4, 0), 4}};
 	uint16_t id;
 	uint32_t len;
 
@@ -407,8 +373,8 @@ TEST(packed_used_wrap_counter_flips)
 
 TEST(packed_driver_event_enable_disable)
 {
-	struct pqt *t = pqt_new(8, false);
-	struct fd_seg s = {pqt_buf(t, 8, 0), 8};
+	struct fd_vqt *t = pqt_new(8, false);
+	struct fd_seg s = {fd_vqt_buf(t, 8, 0), 8};
 
 	fd_vq_set_no_interrupt(&t->fq, true); /* DISABLE */
 	ASSERT_OK(fd_vq_add(&t->fq, &s, 0, 1, 0));
@@ -434,8 +400,8 @@ TEST(packed_driver_event_enable_disable)
 
 TEST(packed_driver_event_desc)
 {
-	struct pqt *t = pqt_new(5, true);
-	struct fd_seg s[2] = {{pqt_buf(t, 8, 0), 8}, {pqt_buf(t, 8, 0), 8}};
+	struct fd_vqt *t = pqt_new(5, true);
+	struct fd_seg s[2] = {{fd_vqt_buf(t, 8, 0), 8}, {fd_vqt_buf(t, 8, 0), 8}};
 	uint16_t id;
 	uint32_t len;
 
@@ -480,8 +446,8 @@ TEST(packed_driver_event_desc)
 
 TEST(packed_driver_event_desc_follows_fd_vq_used)
 {
-	struct pqt *t = pqt_new(3, true);
-	struct fd_seg s = {pqt_buf(t, 8, 0), 8};
+	struct fd_vqt *t = pqt_new(3, true);
+	struct fd_seg s = {fd_vqt_buf(t, 8, 0), 8};
 	uint16_t id;
 	uint32_t len;
 	unsigned int sig = 0;
@@ -509,8 +475,8 @@ TEST(packed_driver_event_desc_follows_fd_vq_used)
 
 TEST(packed_device_event_no_event_idx)
 {
-	struct pqt *t = pqt_new(4, false);
-	struct fd_seg s = {pqt_buf(t, 8, 0), 8};
+	struct fd_vqt *t = pqt_new(4, false);
+	struct fd_seg s = {fd_vqt_buf(t, 8, 0), 8};
 
 	ASSERT_FALSE(fd_vq_no_notify(&t->fq));
 	vq_disable_notify(&t->vq);
@@ -528,8 +494,8 @@ TEST(packed_device_event_no_event_idx)
 TEST(packed_device_event_desc)
 {
 	static struct vq_chain c[3];
-	struct pqt *t = pqt_new(3, true);
-	struct fd_seg s = {pqt_buf(t, 8, 0), 8};
+	struct fd_vqt *t = pqt_new(3, true);
+	struct fd_seg s = {fd_vqt_buf(t, 8, 0), 8};
 	uint16_t id;
 	uint32_t len;
 
@@ -567,8 +533,8 @@ TEST(packed_device_event_desc)
 
 TEST(packed_notify_data)
 {
-	struct pqt *t = pqt_new(3, false);
-	struct fd_seg s[2] = {{pqt_buf(t, 8, 0), 8}, {pqt_buf(t, 8, 0), 8}};
+	struct fd_vqt *t = pqt_new(3, false);
+	struct fd_seg s[2] = {{fd_vqt_buf(t, 8, 0), 8}, {fd_vqt_buf(t, 8, 0), 8}};
 
 	ASSERT_EQ(fd_vq_notify_data(&t->fq), (uint32_t)EV_WRAP << 16);
 	ASSERT_OK(fd_vq_add(&t->fq, s, 1, 1, 0));
@@ -579,8 +545,8 @@ TEST(packed_notify_data)
 
 TEST(packed_unpop)
 {
-	struct pqt *t = pqt_new(5, true);
-	struct fd_seg s[2] = {{pqt_buf(t, 8, 0), 8}, {pqt_buf(t, 8, 0), 8}};
+	struct fd_vqt *t = pqt_new(5, true);
+	struct fd_seg s[2] = {{fd_vqt_buf(t, 8, 0), 8}, {fd_vqt_buf(t, 8, 0), 8}};
 	uint16_t id;
 	uint32_t len;
 	int b;
@@ -616,14 +582,14 @@ TEST(packed_unpop)
 
 TEST(packed_in_order_batch_reuses_ids)
 {
-	struct pqt *t = pqt_new_f(4, (struct vq_features){.in_order = true});
+	struct fd_vqt *t = pqt_new_f(4, (struct vq_features){.in_order = true});
 	uint64_t b[4];
 	unsigned int slot = 0;
 
 	/* With IN_ORDER a driver may give every buffer the same ID: three single buffers and
 	 * one two-descriptor list, all ID 0, all in flight at once. */
 	for (int i = 0; i < 4; i++)
-		b[i] = pqt_buf(t, 8, (uint8_t)i);
+		b[i] = fd_vqt_buf(t, 8, (uint8_t)i);
 	pqt_desc(t, 0, b[0], 8, 0, VRING_DESC_F_WRITE);
 	pqt_desc(t, 1, b[1], 8, 0, VRING_DESC_F_WRITE);
 	pqt_desc(t, 2, b[2], 8, 0, VRING_DESC_F_NEXT);
@@ -652,7 +618,7 @@ TEST(packed_in_order_batch_reuses_ids)
 
 /* --- hostile rings: every one -EINVAL with nothing consumed, repeatable --- */
 
-static void expect_broken(struct pqt *t)
+static void expect_broken(struct fd_vqt *t)
 {
 	uint16_t pos = t->vq.avail_pos, budget = t->vq.pop_budget;
 	bool wrap = t->vq.avail_wrap;
@@ -666,8 +632,8 @@ static void expect_broken(struct pqt *t)
 
 TEST(packed_chain_longer_than_ring)
 {
-	struct pqt *t = pqt_new(4, false);
-	uint64_t b = pqt_buf(t, 8, 0);
+	struct fd_vqt *t = pqt_new(4, false);
+	uint64_t b = fd_vqt_buf(t, 8, 0);
 
 	for (uint16_t i = 0; i < 4; i++)
 		pqt_desc(t, i, b, 8, 0, VRING_DESC_F_NEXT);
@@ -675,7 +641,7 @@ TEST(packed_chain_longer_than_ring)
 	expect_broken(t);
 	/* Size 1: a single descriptor with NEXT points back at itself. */
 	t = pqt_new(1, false);
-	pqt_desc(t, 0, pqt_buf(t, 8, 0), 8, 0, VRING_DESC_F_NEXT);
+	pqt_desc(t, 0, fd_vqt_buf(t, 8, 0), 8, 0, VRING_DESC_F_NEXT);
 	fd_vq_publish(&t->fq, 1);
 	expect_broken(t);
 }
@@ -685,8 +651,8 @@ TEST(packed_buffer_id_out_of_range)
 	static const uint16_t ids[] = {5, 6, 0x7fff, 0xffff};
 
 	for (unsigned int i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-		struct pqt *t = pqt_new(5, false);
-		uint64_t b = pqt_buf(t, 8, 0);
+		struct fd_vqt *t = pqt_new(5, false);
+		uint64_t b = fd_vqt_buf(t, 8, 0);
 
 		pqt_desc(t, 0, b, 8, 0, VRING_DESC_F_NEXT);
 		pqt_desc(t, 1, b, 8, ids[i], 0);
@@ -694,9 +660,9 @@ TEST(packed_buffer_id_out_of_range)
 		expect_broken(t);
 	}
 	/* ID size - 1 is fine. */
-	struct pqt *t = pqt_new(5, false);
+	struct fd_vqt *t = pqt_new(5, false);
 
-	pqt_desc(t, 0, pqt_buf(t, 8, 0), 8, 4, 0);
+	pqt_desc(t, 0, fd_vqt_buf(t, 8, 0), 8, 4, 0);
 	fd_vq_publish(&t->fq, 1);
 	ASSERT_EQ(vq_pop(&t->vq, &t->c), 1);
 	ASSERT_EQ(t->c.head, 4);
@@ -704,8 +670,8 @@ TEST(packed_buffer_id_out_of_range)
 
 TEST(packed_wrap_mismatch)
 {
-	struct pqt *t = pqt_new(4, false);
-	uint64_t b = pqt_buf(t, 8, 0);
+	struct fd_vqt *t = pqt_new(4, false);
+	uint64_t b = fd_vqt_buf(t, 8, 0);
 
 	/* A head marked available for the other lap is a previous lap's leftover: empty. */
 	pqt_desc(t, 0, b, 8, 0, avail_bits(false));
@@ -724,7 +690,7 @@ TEST(packed_wrap_mismatch)
 	expect_broken(t);
 	/* Across the ring end the lap changes: slot 0 must carry the new lap's bits. */
 	t = pqt_new(2, false);
-	b = pqt_buf(t, 8, 0);
+	b = fd_vqt_buf(t, 8, 0);
 	pqt_desc(t, 0, b, 8, 0, 0);
 	fd_vq_publish(&t->fq, 1);
 	pqt_serve(t, 0);
@@ -756,10 +722,10 @@ TEST(packed_indirect_hostile)
 	};
 
 	for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct pqt *t = pqt_new(4, false);
+		struct fd_vqt *t = pqt_new(4, false);
 		uint64_t tbl = fd_alloc(t->g, 16 * (VQ_MAX_SEGS + 1), 16);
 		struct vring_packed_desc *it = fd_ptr(t->g, tbl, 32);
-		uint64_t b = pqt_buf(t, 8, 0);
+		uint64_t b = fd_vqt_buf(t, 8, 0);
 		uint16_t slot = cases[i].second ? 1 : 0;
 
 		it[0] = (struct vring_packed_desc){b, 8, 0, cases[i].in0_flags};
@@ -777,7 +743,7 @@ TEST(packed_indirect_hostile)
 
 TEST(packed_indirect_table_outside_ram)
 {
-	struct pqt *t = pqt_new(4, false);
+	struct fd_vqt *t = pqt_new(4, false);
 
 	pqt_desc(t, 0, FD_GUEST_BASE + (1 << 20) - 16, 32, 0, VRING_DESC_F_INDIRECT);
 	fd_vq_publish(&t->fq, 1);
@@ -798,15 +764,15 @@ TEST(packed_segment_outside_ram)
 	};
 
 	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct pqt *t = pqt_new(4, false);
+		struct fd_vqt *t = pqt_new(4, false);
 
 		/* Bad element second, so a good one was already mapped. */
-		pqt_desc(t, 0, pqt_buf(t, 8, 0), 8, 0, VRING_DESC_F_NEXT);
+		pqt_desc(t, 0, fd_vqt_buf(t, 8, 0), 8, 0, VRING_DESC_F_NEXT);
 		pqt_desc(t, 1, bad[i].addr, bad[i].len, 0, 0);
 		fd_vq_publish(&t->fq, 2);
 		expect_broken(t);
 	}
-	struct pqt *t = pqt_new(4, false);
+	struct fd_vqt *t = pqt_new(4, false);
 
 	pqt_desc(t, 0, end - 8, 8, 0, 0); /* the last 8 bytes: fine */
 	fd_vq_publish(&t->fq, 1);
@@ -815,8 +781,8 @@ TEST(packed_segment_outside_ram)
 
 TEST(packed_readable_after_writable)
 {
-	struct pqt *t = pqt_new(4, false);
-	uint64_t b = pqt_buf(t, 8, 0);
+	struct fd_vqt *t = pqt_new(4, false);
+	uint64_t b = fd_vqt_buf(t, 8, 0);
 
 	pqt_desc(t, 0, b, 8, 0, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT);
 	pqt_desc(t, 1, b, 8, 0, 0);
@@ -826,7 +792,7 @@ TEST(packed_readable_after_writable)
 
 TEST(packed_total_length_overflow)
 {
-	struct pqt *t = pqt_new(4, false);
+	struct fd_vqt *t = pqt_new(4, false);
 	static uint8_t fake[16];
 	uint64_t big = 1ULL << 40;
 
@@ -884,8 +850,8 @@ TEST(packed_setup_rejects_bad_rings)
 
 TEST(packed_budget)
 {
-	struct pqt *t = pqt_new(3, false);
-	struct fd_seg s = {pqt_buf(t, 8, 0), 8};
+	struct fd_vqt *t = pqt_new(3, false);
+	struct fd_seg s = {fd_vqt_buf(t, 8, 0), 8};
 	uint16_t id;
 	uint32_t len;
 	int pops = 0;
@@ -913,8 +879,8 @@ TEST(packed_budget)
 
 TEST(packed_reset_forgets_ring)
 {
-	struct pqt *t = pqt_new(4, true);
-	struct fd_seg s = {pqt_buf(t, 8, 0), 8};
+	struct fd_vqt *t = pqt_new(4, true);
+	struct fd_seg s = {fd_vqt_buf(t, 8, 0), 8};
 
 	ASSERT_OK(fd_vq_add(&t->fq, &s, 0, 1, 0));
 	vq_reset(&t->vq);
@@ -955,8 +921,8 @@ TEST(packed_iommu_translates_everything)
 {
 	struct fake_iommu m = {.off = IOVA_OFF};
 	struct vq_iommu io = {fake_translate, &m};
-	struct pqt *t = pqt_new_f(4, (struct vq_features){.iommu = &io});
-	uint64_t b0 = pqt_buf(t, 4, 'q'), b1 = pqt_buf(t, 8, 0), tbl = fd_alloc(t->g, 32, 16);
+	struct fd_vqt *t = pqt_new_f(4, (struct vq_features){.iommu = &io});
+	uint64_t b0 = fd_vqt_buf(t, 4, 'q'), b1 = fd_vqt_buf(t, 8, 0), tbl = fd_alloc(t->g, 32, 16);
 	struct vring_packed_desc *it = fd_ptr(t->g, tbl, 32);
 	char out[4];
 	uint16_t id;
@@ -995,8 +961,8 @@ TEST(packed_iommu_fault_in_chain)
 {
 	struct fake_iommu m = {.off = IOVA_OFF};
 	struct vq_iommu io = {fake_translate, &m};
-	struct pqt *t = pqt_new_f(4, (struct vq_features){.iommu = &io});
-	uint64_t b = pqt_buf(t, 8, 0), tbl;
+	struct fd_vqt *t = pqt_new_f(4, (struct vq_features){.iommu = &io});
+	uint64_t b = fd_vqt_buf(t, 8, 0), tbl;
 	struct vring_packed_desc *it;
 
 	m.hole = b + IOVA_OFF;
@@ -1006,7 +972,7 @@ TEST(packed_iommu_fault_in_chain)
 	expect_broken(t);
 	/* Inside an indirect table, and the table itself. */
 	t = pqt_new_f(4, (struct vq_features){.iommu = &io});
-	b = pqt_buf(t, 8, 0);
+	b = fd_vqt_buf(t, 8, 0);
 	tbl = fd_alloc(t->g, 16, 16);
 	it = fd_ptr(t->g, tbl, 16);
 	it[0] = (struct vring_packed_desc){b + IOVA_OFF, 8, 0, 0};

@@ -130,6 +130,15 @@ static void acpi_find(struct guest_mem *gm, struct acpi_found *f)
 	f->aml_len = rd32(f->dsdt + 4) - 36;
 }
 
+/* cfg's tables built into a fresh guest (the caller frees *ram), then found. */
+static void acpi_build_found(const struct acpi_config *cfg, struct guest_mem *gm, uint8_t **ram,
+			     struct acpi_found *f)
+{
+	acpi_guest(gm, ram);
+	ASSERT_OK(acpi_build(gm, cfg, X86_ACPI_ADDR, X86_ACPI_END));
+	acpi_find(gm, f);
+}
+
 /* How often the byte string occurs in the DSDT body. */
 static unsigned int aml_count(const struct acpi_found *f, const void *pat, size_t n)
 {
@@ -200,9 +209,7 @@ TEST(x86_acpi_table_links)
 	struct guest_mem gm;
 	uint8_t *ram;
 
-	acpi_guest(&gm, &ram);
-	ASSERT_OK(acpi_build(&gm, &acpi_test_cfg, X86_ACPI_ADDR, X86_ACPI_END));
-	acpi_find(&gm, &f);
+	acpi_build_found(&acpi_test_cfg, &gm, &ram, &f);
 	ASSERT_EQ(f.rsdp[15], 2);			/* revision */
 	ASSERT_EQ(acpi_sum(f.rsdp, 20), 0);		/* ACPI 1.0 checksum */
 	ASSERT_EQ(acpi_sum(f.rsdp, ACPI_RSDP_SIZE), 0); /* extended checksum */
@@ -227,9 +234,7 @@ TEST(x86_acpi_fadt_hw_reduced)
 	uint16_t iapc;
 	uint8_t *ram;
 
-	acpi_guest(&gm, &ram);
-	ASSERT_OK(acpi_build(&gm, &acpi_test_cfg, X86_ACPI_ADDR, X86_ACPI_END));
-	acpi_find(&gm, &f);
+	acpi_build_found(&acpi_test_cfg, &gm, &ram, &f);
 	fadt = f.fadt;
 	ASSERT_EQ(rd32(fadt + 4), ACPI_FADT_SIZE);
 	ASSERT_EQ(fadt[8], 6);	 /* revision 6 ... */
@@ -279,10 +284,8 @@ TEST(x86_acpi_madt_cpus)
 	uint32_t len;
 	uint8_t *ram;
 
-	acpi_guest(&gm, &ram);
 	cfg.n_cpus = 7;
-	ASSERT_OK(acpi_build(&gm, &cfg, X86_ACPI_ADDR, X86_ACPI_END));
-	acpi_find(&gm, &f);
+	acpi_build_found(&cfg, &gm, &ram, &f);
 	len = rd32(f.madt + 4);
 	ASSERT_EQ(rd32(f.madt + 40), 0); /* not PCAT_COMPAT: no 8259s for the guest */
 	for (uint32_t off = 44; off < len; off += f.madt[off + 1]) {
@@ -322,9 +325,7 @@ TEST(x86_acpi_mcfg)
 	struct guest_mem gm;
 	uint8_t *ram;
 
-	acpi_guest(&gm, &ram);
-	ASSERT_OK(acpi_build(&gm, &acpi_test_cfg, X86_ACPI_ADDR, X86_ACPI_END));
-	acpi_find(&gm, &f);
+	acpi_build_found(&acpi_test_cfg, &gm, &ram, &f);
 	ASSERT_EQ(rd32(f.mcfg + 4), 36 + 8 + 16); /* one allocation */
 	ASSERT_EQ(f.mcfg[8], 1);
 	for (unsigned int i = 36; i < 44; i++)
@@ -353,9 +354,7 @@ TEST(x86_acpi_dsdt_platform_devices)
 	struct guest_mem gm;
 	uint8_t *ram;
 
-	acpi_guest(&gm, &ram);
-	ASSERT_OK(acpi_build(&gm, &acpi_test_cfg, X86_ACPI_ADDR, X86_ACPI_END));
-	acpi_find(&gm, &f);
+	acpi_build_found(&acpi_test_cfg, &gm, &ram, &f);
 	ASSERT_EQ(aml_count(&f, s5, sizeof(s5)), 1);
 	ASSERT_EQ(aml_count(&f, "\x0dQEMU0001", 10), 1);
 	ASSERT_EQ(aml_count(&f, pvpanic, sizeof(pvpanic)), 1);
@@ -420,9 +419,7 @@ TEST(x86_acpi_dsdt_pci_root)
 	struct guest_mem gm;
 	uint8_t *ram;
 
-	acpi_guest(&gm, &ram);
-	ASSERT_OK(acpi_build(&gm, &acpi_test_cfg, X86_ACPI_ADDR, X86_ACPI_END));
-	acpi_find(&gm, &f);
+	acpi_build_found(&acpi_test_cfg, &gm, &ram, &f);
 	ASSERT_EQ(aml_count(&f, "PCI0", 4), 1);
 	ASSERT_EQ(aml_count(&f, ids, sizeof(ids)), 1);
 	ASSERT_EQ(aml_count(&f, crs, sizeof(crs)), 1);
@@ -470,13 +467,11 @@ TEST(x86_acpi_without_pci)
 	struct guest_mem gm;
 	uint8_t *ram;
 
-	acpi_guest(&gm, &ram);
 	cfg.pci = NULL;
 	cfg.n_mmio_devs = 0;
 	cfg.com1_port = 0;
 	cfg.pvpanic_port = 0;
-	ASSERT_OK(acpi_build(&gm, &cfg, X86_ACPI_ADDR, X86_ACPI_END));
-	acpi_find(&gm, &f);
+	acpi_build_found(&cfg, &gm, &ram, &f);
 	ASSERT_EQ(f.n_xsdt, 2);
 	ASSERT_TRUE(f.mcfg == NULL);
 	ASSERT_EQ(aml_count(&f, "\x5b\x82", 2), 0); /* no devices at all */
