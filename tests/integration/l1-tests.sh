@@ -408,6 +408,7 @@ case_errors()
 	err_case cpus-huge --kernel $k --cpus 9999
 	err_case missing-disk --kernel $k --disk path=$W/does-not-exist
 	err_case bad-console --kernel $k --console bogus
+	err_case bad-transport --kernel $k --rng=transport=isa
 	err_case unknown-option --kernel $k --bogus
 	err_case no-kernel --mem 256M
 	# Kernel and initrd together do not fit in RAM.

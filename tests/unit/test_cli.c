@@ -132,3 +132,55 @@ TEST(term_escape_sequences)
 	ASSERT_EQ(term_escape_filter(&st, buf, 1, &quit), 0);
 	ASSERT_TRUE(quit);
 }
+
+/* transport=, packed=, iommu= on every virtio device; PCI with packed rings by default. */
+TEST(cli_device_options)
+{
+	const char *args[] = {"--kernel",
+			      "bz",
+			      "--disk",
+			      "path=a.img",
+			      "--disk",
+			      "path=b.img,ro,transport=mmio,packed=off,iommu=on",
+			      "--rng=transport=mmio,iommu=on",
+			      "--console",
+			      "virtio,transport=pci,packed=off",
+			      NULL};
+	struct vm_config cfg;
+	char err[256];
+
+	ASSERT_EQ(parse(&cfg, err, args), CLI_RUN);
+	ASSERT_EQ(cfg.disks[0].dev.transport, TRANSPORT_PCI);
+	ASSERT_FALSE(cfg.disks[0].dev.no_packed);
+	ASSERT_FALSE(cfg.disks[0].dev.access_platform);
+	ASSERT_TRUE(cfg.disks[1].read_only);
+	ASSERT_EQ(cfg.disks[1].dev.transport, TRANSPORT_MMIO);
+	ASSERT_TRUE(cfg.disks[1].dev.no_packed);
+	ASSERT_TRUE(cfg.disks[1].dev.access_platform);
+	ASSERT_TRUE(cfg.rng);
+	ASSERT_EQ(cfg.rng_dev.transport, TRANSPORT_MMIO);
+	ASSERT_TRUE(cfg.rng_dev.access_platform);
+	ASSERT_EQ(cfg.console, CONSOLE_VIRTIO);
+	ASSERT_EQ(cfg.console_dev.transport, TRANSPORT_PCI);
+	ASSERT_TRUE(cfg.console_dev.no_packed);
+}
+
+TEST(cli_device_option_errors)
+{
+	const char *bad[][5] = {
+		{"--kernel", "bz", "--disk", "path=a.img,transport=isa", NULL},
+		{"--kernel", "bz", "--disk", "path=a.img,packed=maybe", NULL},
+		{"--kernel", "bz", "--rng=transport=usb", NULL, NULL},
+		{"--kernel", "bz", "--rng=bogus", NULL, NULL},
+		{"--kernel", "bz", "--console", "serial,transport=mmio", NULL},
+		{"--kernel", "bz", "--console", "virtio,iommu=yes", NULL},
+	};
+	struct vm_config cfg;
+	char err[256];
+
+	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		ASSERT_ERR(parse(&cfg, err, bad[i]), -EINVAL);
+		ASSERT_TRUE(err[0] != '\0');
+	}
+}
