@@ -10,7 +10,7 @@
 #   -v: also copy L1's whole console to stderr as it arrives
 #   -r N: run the selected cases N times in one L1 boot (flakiness hunting)
 # Environment: MICROVM, IMAGES_DIR, L1_TIMEOUT (s, default 900), L1_STALL
-# (s without a new RESULT line that count as a hang, default 240), L1_ACCEL
+# (s without a new RESULT line that count as a hang, default 150: above l1-tests.sh's 120 s VM timeout), L1_ACCEL
 # (QEMU -accel for L1, default tcg,thread=multi).
 # Prints every RESULT line, then "N passed, N failed".  Exit status 1 when a
 # check failed, none ran, or L1 did not finish.  The console log is kept in
@@ -87,7 +87,7 @@ stall_watch()
 		if [ "$now" != "$size" ]; then
 			size=$now
 			last=$SECONDS
-		elif [ $((SECONDS - last)) -ge "${L1_STALL:-240}" ]; then
+		elif [ $((SECONDS - last)) -ge "${L1_STALL:-150}" ]; then
 			touch "$out/stalled"
 			kill "$1"
 			return
@@ -148,6 +148,9 @@ boot_l1()
 
 	echo "run-nested: booting L1 ($(cat "$l1k/version")), console in $log" >&2
 	rm -f "$out/stalled"
+	# Empty the log here, not in QEMU's redirection below: that one runs in the
+	# background job, and tail could read the previous boot's console first.
+	: >"$log"
 	t0=$EPOCHREALTIME
 	set +e
 	timeout "${L1_TIMEOUT:-900}" qemu-system-x86_64 -accel "${L1_ACCEL:-tcg,thread=multi}" -cpu EPYC -smp 2 -m 3G \
@@ -217,9 +220,9 @@ while :; do
 	attempt=$((attempt + 1))
 	mapfile -t todo < <(unfinished_cases)
 	[ ${#todo[@]} -gt 0 ] || break
-	if [ "$repeat" != 1 ] || [ $attempt -gt "${L1_RETRIES:-2}" ]; then
+	if [ "$repeat" != 1 ] || [ $attempt -gt "${L1_RETRIES:-3}" ]; then
 		if [ -e "$out/stalled" ]; then
-			report l1-finished FAIL "no result for ${L1_STALL:-240} s, L1 killed; see $log"
+			report l1-finished FAIL "no result for ${L1_STALL:-150} s, L1 killed; see $log"
 		else
 			report l1-finished FAIL "L1 did not finish (qemu rc=$qemu_rc); see $log"
 		fi
