@@ -10,8 +10,9 @@
 #   -v: also copy L1's whole console to stderr as it arrives
 #   -r N: run the selected cases N times in one L1 boot (flakiness hunting)
 # Environment: MICROVM, IMAGES_DIR, L1_TIMEOUT (s, default 900), L1_STALL
-# (s without a new RESULT line that count as a hang, default 150: above l1-tests.sh's 120 s VM timeout), L1_ACCEL
-# (QEMU -accel for L1, default tcg,thread=multi).
+# (s without a new RESULT line that count as a hang, default 150: above
+# l1-tests.sh's 120 s per-VM timeout), L1_RETRIES (L1 boots again after a
+# freeze, default 3), L1_ACCEL (QEMU -accel for L1, default tcg,thread=multi).
 # Prints every RESULT line, then "N passed, N failed".  Exit status 1 when a
 # check failed, none ran, or L1 did not finish.  The console log is kept in
 # build/integration/l1-console.log.
