@@ -112,7 +112,7 @@ cmd_qemu_pci()
 }
 
 # virtio-mmio version 2 like microvm (QEMU defaults to the legacy version 1);
-# QEMU lists the devices in its DSDT (LNRO0005), microvm on the command line.
+# both list the devices in their DSDT (LNRO0005).
 cmd_qemu_linux()
 {
 	# shellcheck disable=SC2046
