@@ -23,9 +23,17 @@ const char cli_usage[] =
 	"                         console=hvc0 with --console virtio); devices are appended\n"
 	"  --cpus N               number of vCPUs (default 1)\n"
 	"  --mem SIZE             guest RAM, e.g. 512M or 2G (default 256M)\n"
-	"  --disk path=FILE[,ro][,DEVOPTS]\n"
+	"  --disk path=FILE[,ro][,serial=S][,bps=SIZE][,iops=N][,DEVOPTS]\n"
 	"                         a virtio-blk disk backed by a raw FILE; repeat for more;\n"
-	"                         ro (or readonly=on) makes it read-only\n"
+	"                         ro (or readonly=on) makes it read-only; serial= its ID;\n"
+	"                         bps= / iops= rate limits per second (bps_burst=,\n"
+	"                         iops_burst=: bucket sizes, default one second's worth)\n"
+	"  --pmem path=FILE[,ro][,DEVOPTS]\n"
+	"                         a virtio-pmem device mapping FILE (size a multiple of\n"
+	"                         2M) into the guest for DAX; ro: guest writes are dropped\n"
+	"  --scsi path=FILE[,ro][,DEVOPTS]\n"
+	"                         a LUN of the virtio-scsi controller (LUN 0, 1, ... in\n"
+	"                         order, at most 8); DEVOPTS place the controller\n"
 	"  --rng[=DEVOPTS]        a virtio-rng device fed by the host's getrandom()\n"
 	"  --console serial|virtio[,DEVOPTS]\n"
 	"                         guest console on the 8250 UART (ttyS0, default) or on a\n"
@@ -148,8 +156,107 @@ static int cli_parse_devopts(char *arg, struct virtio_dev_config *dev, const cha
 	return 0;
 }
 
-/* --disk path=FILE[,ro|,readonly=on|off][,DEVOPTS]; a bare FILE is accepted too. Edits arg in
- * place. */
+/* NAME=VALUE with a size value (K/M/G suffixes): 1 if tok is NAME=..., -EINVAL if the value is
+ * bad, 0 if tok is something else. */
+static int cli_parse_named_size(const char *tok, const char *name, uint64_t *out, char *err,
+				size_t errlen)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(tok, name, n) != 0 || tok[n] != '=')
+		return 0;
+	if (cli_parse_size(tok + n + 1, out) < 0) {
+		snprintf(err, errlen, "--disk: bad number in '%s'", tok);
+		return -EINVAL;
+	}
+	return 1;
+}
+
+/* serial=, bps=, bps_burst=, iops=, iops_burst= of --disk: 1 if tok was one, 0 if not. */
+static int cli_parse_disk_extra(const char *tok, struct disk_config *d, char *err, size_t errlen)
+{
+	int r;
+
+	if (strncmp(tok, "serial=", 7) == 0) {
+		if (strlen(tok + 7) > 20) {
+			snprintf(err, errlen, "--disk: serial is at most 20 characters");
+			return -EINVAL;
+		}
+		d->serial = tok + 7;
+		return 1;
+	}
+	r = cli_parse_named_size(tok, "bps", &d->bps, err, errlen);
+	if (!r)
+		r = cli_parse_named_size(tok, "bps_burst", &d->bps_burst, err, errlen);
+	if (!r)
+		r = cli_parse_named_size(tok, "iops", &d->iops, err, errlen);
+	if (!r)
+		r = cli_parse_named_size(tok, "iops_burst", &d->iops_burst, err, errlen);
+	return r;
+}
+
+/* --pmem path=FILE[,ro][,DEVOPTS]. Edits arg in place. */
+static int cli_parse_pmem(char *arg, struct pmem_file_config *p, char *err, size_t errlen)
+{
+	char *save = NULL;
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	for (char *tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (strncmp(tok, "path=", 5) == 0) {
+			p->path = tok + 5;
+		} else if (strcmp(tok, "ro") == 0 || strcmp(tok, "readonly=on") == 0) {
+			p->read_only = true;
+		} else if ((r = cli_parse_devopt(tok, &p->dev, "--pmem", err, errlen)) != 0) {
+			if (r < 0)
+				return r;
+		} else {
+			snprintf(err, errlen, "--pmem: unknown option '%s'", tok);
+			return -EINVAL;
+		}
+	}
+	if (!p->path || !*p->path) {
+		snprintf(err, errlen, "--pmem needs path=FILE");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* --scsi path=FILE[,ro][,DEVOPTS]: the next LUN. Edits arg in place. */
+static int cli_parse_scsi(char *arg, struct vm_config *cfg, char *err, size_t errlen)
+{
+	unsigned int lun = cfg->n_scsi_luns;
+	char *save = NULL;
+	int r;
+
+	if (lun == VM_MAX_SCSI_LUNS) {
+		snprintf(err, errlen, "at most %d SCSI LUNs", VM_MAX_SCSI_LUNS);
+		return -EINVAL;
+	}
+	for (char *tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (strncmp(tok, "path=", 5) == 0) {
+			cfg->scsi_luns[lun] = tok + 5;
+		} else if (strcmp(tok, "ro") == 0 || strcmp(tok, "readonly=on") == 0) {
+			cfg->scsi_read_only[lun] = true;
+		} else if ((r = cli_parse_devopt(tok, &cfg->scsi_dev, "--scsi", err, errlen)) !=
+			   0) {
+			if (r < 0)
+				return r;
+		} else {
+			snprintf(err, errlen, "--scsi: unknown option '%s'", tok);
+			return -EINVAL;
+		}
+	}
+	if (!cfg->scsi_luns[lun] || !*cfg->scsi_luns[lun]) {
+		snprintf(err, errlen, "--scsi needs path=FILE");
+		return -EINVAL;
+	}
+	cfg->n_scsi_luns++;
+	return 0;
+}
+
+/* --disk path=FILE[,ro|,readonly=on|off][,serial=..][,limits][,DEVOPTS]; a bare FILE is
+ * accepted too. Edits arg in place. */
 static int cli_parse_disk(char *arg, struct disk_config *d, char *err, size_t errlen)
 {
 	char *save = NULL;
@@ -165,7 +272,8 @@ static int cli_parse_disk(char *arg, struct disk_config *d, char *err, size_t er
 			d->read_only = false;
 		} else if (!d->path && !strchr(tok, '=') && tok == arg) {
 			d->path = tok;
-		} else if ((r = cli_parse_devopt(tok, &d->dev, "--disk", err, errlen)) != 0) {
+		} else if ((r = cli_parse_devopt(tok, &d->dev, "--disk", err, errlen)) != 0 ||
+			   (r = cli_parse_disk_extra(tok, d, err, errlen)) != 0) {
 			if (r < 0)
 				return r;
 		} else {
@@ -188,7 +296,9 @@ enum {
 	OPT_MEM,
 	OPT_DISK,
 	OPT_RNG,
-	OPT_CONSOLE
+	OPT_CONSOLE,
+	OPT_PMEM,
+	OPT_SCSI
 };
 
 static const struct option cli_options[] = {
@@ -200,6 +310,8 @@ static const struct option cli_options[] = {
 	{"disk", required_argument, NULL, OPT_DISK},
 	{"rng", optional_argument, NULL, OPT_RNG},
 	{"console", required_argument, NULL, OPT_CONSOLE},
+	{"pmem", required_argument, NULL, OPT_PMEM},
+	{"scsi", required_argument, NULL, OPT_SCSI},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -237,6 +349,14 @@ static int cli_parse_option(int opt, char *arg, struct vm_config *cfg, char *err
 			return -EINVAL;
 		}
 		return cli_parse_disk(arg, &cfg->disks[cfg->n_disks++], err, errlen);
+	case OPT_SCSI:
+		return cli_parse_scsi(arg, cfg, err, errlen);
+	case OPT_PMEM:
+		if (cfg->n_pmems == VM_MAX_PMEMS) {
+			snprintf(err, errlen, "at most %d pmem devices", VM_MAX_PMEMS);
+			return -EINVAL;
+		}
+		return cli_parse_pmem(arg, &cfg->pmems[cfg->n_pmems++], err, errlen);
 	case OPT_RNG:
 		cfg->rng = true;
 		return arg ? cli_parse_devopts(arg, &cfg->rng_dev, "--rng", err, errlen) : 0;

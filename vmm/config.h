@@ -5,7 +5,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define VM_MAX_DISKS 16
+#define VM_MAX_DISKS	 16
+#define VM_MAX_PMEMS	 8
+#define VM_MAX_SCSI_LUNS 8
 
 enum console_kind { CONSOLE_SERIAL, CONSOLE_VIRTIO };
 
@@ -22,6 +24,17 @@ struct virtio_dev_config {
 struct disk_config {
 	const char *path;
 	bool read_only;
+	const char *serial; /* GET_ID answer, up to 20 bytes; NULL: none */
+	/* Rate limits (token buckets); 0 = unlimited, a burst of 0 = one second's worth. */
+	uint64_t bps, bps_burst;
+	uint64_t iops, iops_burst;
+	struct virtio_dev_config dev;
+};
+
+/* --pmem: a host file the guest maps as persistent memory (DAX). */
+struct pmem_file_config {
+	const char *path;
+	bool read_only;
 	struct virtio_dev_config dev;
 };
 
@@ -34,6 +47,13 @@ struct vm_config {
 	uint64_t mem_size;
 	struct disk_config disks[VM_MAX_DISKS];
 	unsigned int n_disks;
+	struct pmem_file_config pmems[VM_MAX_PMEMS];
+	unsigned int n_pmems;
+	/* --scsi: one virtio-scsi controller, LUN i backed by scsi_luns[i] */
+	const char *scsi_luns[VM_MAX_SCSI_LUNS];
+	bool scsi_read_only[VM_MAX_SCSI_LUNS];
+	unsigned int n_scsi_luns;
+	struct virtio_dev_config scsi_dev;
 	bool rng;
 	struct virtio_dev_config rng_dev;
 	enum console_kind console;

@@ -19,7 +19,9 @@
 #include "devices/pci/pci.h"
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/pci.h"
+#include "devices/virtio/pmem.h"
 #include "devices/virtio/rng.h"
+#include "devices/virtio/scsi.h"
 #include "devices/virtio/virtio.h"
 #include "vmm/arch.h"
 #include "vmm/kvm_pci.h"
@@ -216,6 +218,8 @@ static int vm_map_mmio_shm(struct vm *vm, struct virtio_dev *vdev, char *err, un
 		struct virtio_shm *shm = &vdev->shm[i];
 		int slot = -1;
 
+		/* 2 MiB alignment: huge pages on both sides, and what DAX (pmem) needs. */
+		vm->shm_next = ALIGN_UP(vm->shm_next, 2ULL << 20);
 		if (shm->size > l.shm_base + l.shm_size - vm->shm_next) {
 			snprintf(err, errlen, "%s: no room for shared memory", vdev->name);
 			return -ENOSPC;
@@ -292,6 +296,33 @@ static int vm_add_virtio_device(struct vm *vm, struct virtio_dev *vdev,
 	return r;
 }
 
+/* A virtio-blk disk with its serial and rate limits. */
+static int vm_create_disk(struct vm *vm, unsigned int i, char *err, unsigned int errlen)
+{
+	const struct disk_config *dc = &vm->cfg->disks[i];
+	struct blk_limits limits = {
+		.bytes_per_s = dc->bps,
+		.bytes_burst = dc->bps_burst,
+		.ops_per_s = dc->iops,
+		.ops_burst = dc->iops_burst,
+	};
+	struct virtio_dev *vdev;
+	int r;
+
+	r = blk_create(&vm->mem, i, dc, &vdev);
+	if (r < 0) {
+		snprintf(err, errlen, "disk %s: %s", dc->path, strerror(-r));
+		return r;
+	}
+	blk_set_limits(vdev, &limits);
+	if (dc->serial && blk_set_serial(vdev, dc->serial) < 0) {
+		virtio_dev_destroy(vdev);
+		snprintf(err, errlen, "disk %s: serial longer than 20 bytes", dc->path);
+		return -EINVAL;
+	}
+	return vm_add_virtio_device(vm, vdev, &dc->dev, err, errlen);
+}
+
 static int vm_create_devices(struct vm *vm, char *err, unsigned int errlen)
 {
 	const struct vm_config *cfg = vm->cfg;
@@ -309,12 +340,38 @@ static int vm_create_devices(struct vm *vm, char *err, unsigned int errlen)
 			return r;
 	}
 	for (unsigned int i = 0; i < cfg->n_disks; i++) {
-		r = blk_create(&vm->mem, i, &cfg->disks[i], &vdev);
+		r = vm_create_disk(vm, i, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	for (unsigned int i = 0; i < cfg->n_pmems; i++) {
+		const struct pmem_file_config *pc = &cfg->pmems[i];
+		struct pmem_config pcfg = {.path = pc->path, .read_only = pc->read_only};
+
+		r = pmem_create(&vm->mem, i, &pcfg, &vdev);
 		if (r < 0) {
-			snprintf(err, errlen, "disk %s: %s", cfg->disks[i].path, strerror(-r));
+			snprintf(err, errlen, "pmem %s: %s", pc->path,
+				 r == -EINVAL ? "size must be a nonzero multiple of 2M"
+					      : strerror(-r));
 			return r;
 		}
-		r = vm_add_virtio_device(vm, vdev, &cfg->disks[i].dev, err, errlen);
+		r = vm_add_virtio_device(vm, vdev, &pc->dev, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	if (cfg->n_scsi_luns) {
+		struct scsi_config scfg = {.n_luns = cfg->n_scsi_luns};
+
+		for (unsigned int i = 0; i < cfg->n_scsi_luns; i++) {
+			scfg.luns[i] = cfg->scsi_luns[i];
+			scfg.read_only[i] = cfg->scsi_read_only[i];
+		}
+		r = scsi_create(&vm->mem, 0, &scfg, &vdev);
+		if (r < 0) {
+			snprintf(err, errlen, "scsi: %s", strerror(-r));
+			return r;
+		}
+		r = vm_add_virtio_device(vm, vdev, &cfg->scsi_dev, err, errlen);
 		if (r < 0)
 			return r;
 	}

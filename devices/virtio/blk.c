@@ -1,243 +1,165 @@
 /* SPDX-License-Identifier: MIT */
-#include "devices/virtio/blk.h"
-
+/* virtio-blk: device setup, features, config space, serving the queue, backend swap. */
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <linux/virtio_blk.h>
 #include <linux/virtio_ids.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "devices/virtio/virtio.h"
+#include "devices/virtio/blk_internal.h"
 #include "vmm/config.h"
-#include "vmm/log.h"
-#include "vmm/util.h"
 
-#define BLK_SECTOR_SHIFT 9
-#define BLK_SECTOR_SIZE	 (1u << BLK_SECTOR_SHIFT)
-#define BLK_QUEUE_SIZE	 256
-/* Largest single segment we advertise (size_max). preadv takes any size; this only keeps a
- * single request's iovec count and latency sane. */
-#define BLK_SIZE_MAX (1u << 20)
-/* VIRTIO 1.2 "Device Operation": header (16 bytes, readable) + data + status (1, writable);
- * seg_max counts data segments, so the header and status take the last two of VQ_MAX_SEGS. */
-#define BLK_SEG_MAX (VQ_MAX_SEGS - 2)
+#define BLK_WRITEBACK_DEFAULT 0xff
 
-struct blk_dev {
-	struct virtio_dev vdev; /* first: container_of() */
-	int fd;
-	bool read_only;
-	uint64_t capacity; /* 512-byte sectors, file size rounded down */
-	char id[VIRTIO_BLK_ID_BYTES];
-	struct virtio_blk_config config; /* little-endian, built once */
-	/* Data plane (worker thread). */
-	bool writethrough; /* driver did not take VIRTIO_BLK_F_FLUSH: sync every write */
-	bool flush_failed; /* a failed fdatasync may have dropped dirty pages: fail later flushes */
-};
-
-static struct blk_dev *to_blk(struct virtio_dev *vdev)
+uint8_t blk_writeback(struct blk_dev *blk)
 {
-	return container_of(vdev, struct blk_dev, vdev);
+	uint8_t wb = __atomic_load_n(&blk->writeback, __ATOMIC_RELAXED);
+
+	/* "Device configuration layout": with CONFIG_WCE but without FLUSH the device starts
+	 * in writethrough; with FLUSH in writeback. */
+	if (wb == BLK_WRITEBACK_DEFAULT)
+		return virtio_has_feature(&blk->vdev, VIRTIO_BLK_F_FLUSH) ? 1 : 0;
+	return wb;
 }
 
-/* Guest-caused trouble: tell the host user, but at a bounded rate. */
-#define blk_warn(blk, fmt, ...) log_warn_ratelimited("%s: " fmt, (blk)->vdev.name, __VA_ARGS__)
+/* Arm the limiter's timer and stop processing the queue until it fires. False when the timer
+ * cannot be armed: then the request is served anyway rather than stall the disk for good. */
+static bool blk_throttle(struct blk_dev *blk, uint64_t wait_ns)
+{
+	struct itimerspec its = {
+		.it_value = {.tv_sec = (time_t)(wait_ns / 1000000000ULL),
+			     .tv_nsec = (long)(wait_ns % 1000000000ULL)},
+	};
+
+	if (timerfd_settime(blk->timer_fd, 0, &its, NULL) < 0) {
+		blk_warn(blk, "rate limiter timer: %s", strerror(errno));
+		return false;
+	}
+	blk->throttled = true;
+	return true;
+}
 
 /*
- * Full positioned I/O over an iovec that we may modify: retries on EINTR and short transfers
- * (a regular file returns short only at EOF or on ENOSPC, a block device also on signals).
- * Returns 0 or -errno; -EIO when the file ended early.
+ * Worker thread: serve queue q like virtio_queue_serve(), with the rate limiter in front of
+ * each request: a request the buckets cannot pay for goes back to the ring (vq_unpop()) and
+ * the queue rests until the timer fires. Each request runs under io_lock (backend swap).
  */
-static int blk_rw(int fd, struct iovec *iov, int cnt, off_t off, bool write)
+static void blk_serve(struct blk_dev *blk, unsigned int q)
 {
-	while (cnt > 0) {
-		ssize_t n = write ? pwritev(fd, iov, cnt, off) : preadv(fd, iov, cnt, off);
+	struct virtio_dev *vdev = &blk->vdev;
+	struct vq *vq = &vdev->queues[q].vq;
+	struct vq_chain c;
+	uint64_t wait;
+	uint32_t used;
+	int r;
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
+	if (blk->throttled)
+		return;
+	do {
+		if (virtio_dev_is_broken(vdev))
+			return;
+		vq_disable_notify(vq);
+		while ((r = vq_pop(vq, &c)) > 0) {
+			pthread_mutex_lock(&blk->io_lock);
+			wait = blk_limiter_take(&blk->lim, blk_req_bytes(&c), blk_now_ns());
+			if (wait && blk_throttle(blk, wait)) {
+				pthread_mutex_unlock(&blk->io_lock);
+				vq_unpop(vq);
+				vq_notify(vq); /* for what was pushed before */
+				return;
+			}
+			used = blk_handle(blk, &c);
+			pthread_mutex_unlock(&blk->io_lock);
+			vq_push(vq, &c, used);
 		}
-		if (n == 0)
-			return -EIO; /* the file shrank under us */
-		off += n;
-		vq_iov_advance(&iov, &cnt, (size_t)n);
-	}
-	return 0;
-}
-
-/* VIRTIO 1.2 "Device Operation": the status is the last byte of the writable part. Zero-length
- * segments may trail, so look for the last byte that exists. NULL when there is none. */
-static uint8_t *blk_status_byte(const struct vq_chain *c)
-{
-	for (int i = c->n_out + c->n_in - 1; i >= c->n_out; i--)
-		if (c->iov[i].iov_len)
-			return (uint8_t *)c->iov[i].iov_base + c->iov[i].iov_len - 1;
-	return NULL;
-}
-
-/* Sector range check, overflow-safe: [sector, sector + len / 512) inside the disk. */
-static bool blk_range_ok(const struct blk_dev *blk, uint64_t sector, uint64_t len)
-{
-	uint64_t nsec = len >> BLK_SECTOR_SHIFT;
-
-	return sector <= blk->capacity && nsec <= blk->capacity - sector;
-}
-
-/* T_IN: read len bytes at sector into the writable part (before the status byte). */
-static uint8_t blk_read(struct blk_dev *blk, struct vq_chain *c, uint64_t sector, uint32_t len,
-			uint32_t *written)
-{
-	struct iovec iov[VQ_MAX_SEGS];
-	size_t got;
-	int cnt, r;
-
-	if (len % BLK_SECTOR_SIZE || !blk_range_ok(blk, sector, len)) {
-		blk_warn(blk, "read of %" PRIu32 " bytes at sector %" PRIu64 " refused", len,
-			 sector);
-		return VIRTIO_BLK_S_IOERR;
-	}
-	cnt = vq_chain_push_iov(c, len, iov, VQ_MAX_SEGS, &got);
-	r = blk_rw(blk->fd, iov, cnt, (off_t)(sector << BLK_SECTOR_SHIFT), false);
-	if (r < 0) {
-		blk_warn(blk, "read at sector %" PRIu64 ": %s", sector, strerror(-r));
-		return VIRTIO_BLK_S_IOERR;
-	}
-	*written = (uint32_t)got;
-	return VIRTIO_BLK_S_OK;
-}
-
-/* T_OUT: write the rest of the readable part at sector. */
-static uint8_t blk_write(struct blk_dev *blk, struct vq_chain *c, uint64_t sector)
-{
-	struct iovec iov[VQ_MAX_SEGS];
-	size_t len = vq_chain_pull_left(c), got;
-	int cnt, r;
-
-	if (blk->read_only)
-		return VIRTIO_BLK_S_IOERR; /* "Device Requirements": F_RO fails writes */
-	if (len % BLK_SECTOR_SIZE || !blk_range_ok(blk, sector, len)) {
-		blk_warn(blk, "write of %zu bytes at sector %" PRIu64 " refused", len, sector);
-		return VIRTIO_BLK_S_IOERR;
-	}
-	cnt = vq_chain_pull_iov(c, len, iov, VQ_MAX_SEGS, &got);
-	r = blk_rw(blk->fd, iov, cnt, (off_t)(sector << BLK_SECTOR_SHIFT), true);
-	if (r == 0 && blk->writethrough && fdatasync(blk->fd) < 0)
-		r = -errno;
-	if (r < 0) {
-		blk_warn(blk, "write at sector %" PRIu64 ": %s", sector, strerror(-r));
-		return VIRTIO_BLK_S_IOERR;
-	}
-	return VIRTIO_BLK_S_OK;
-}
-
-static uint8_t blk_flush(struct blk_dev *blk)
-{
-	if (!blk->flush_failed && fdatasync(blk->fd) < 0) {
-		/* After a failed fdatasync the kernel may have dropped the dirty pages and the
-		 * next call can succeed; never report those writes as durable. */
-		blk_warn(blk, "flush: %s; failing every later flush", strerror(errno));
-		blk->flush_failed = true;
-	}
-	return blk->flush_failed ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
-}
-
-/* T_GET_ID: the 20-byte serial; a smaller buffer cannot hold it. */
-static uint8_t blk_get_id(struct blk_dev *blk, struct vq_chain *c, uint32_t len, uint32_t *written)
-{
-	if (len < VIRTIO_BLK_ID_BYTES)
-		return VIRTIO_BLK_S_IOERR;
-	*written = (uint32_t)vq_chain_push(c, blk->id, VIRTIO_BLK_ID_BYTES);
-	return VIRTIO_BLK_S_OK;
-}
-
-/*
- * Execute one request chain (guest-controlled from here on) and return the used length:
- * data bytes written to the guest plus the status byte. A chain without any writable byte
- * cannot carry a status; it is returned unanswered (used length 0).
- */
-static uint32_t blk_handle(struct blk_dev *blk, struct vq_chain *c)
-{
-	struct virtio_blk_outhdr hdr;
-	uint8_t *status = blk_status_byte(c), st;
-	uint32_t data_in, written = 0;
-	uint64_t sector;
-
-	if (!status) {
-		blk_warn(blk, "request %u has no status byte, dropped", c->head);
-		return 0;
-	}
-	data_in = c->in_len - 1; /* writable bytes before the status */
-	if (vq_chain_pull(c, &hdr, sizeof(hdr)) != sizeof(hdr)) {
-		blk_warn(blk, "request %u: header of %" PRIu32 " bytes", c->head, c->out_len);
-		st = VIRTIO_BLK_S_IOERR;
-		goto out;
-	}
-	sector = le64toh(hdr.sector);
-	switch (le32toh(hdr.type)) {
-	case VIRTIO_BLK_T_IN:
-		st = blk_read(blk, c, sector, data_in, &written);
-		break;
-	case VIRTIO_BLK_T_OUT:
-		st = blk_write(blk, c, sector);
-		break;
-	case VIRTIO_BLK_T_FLUSH:
-		st = blk_flush(blk);
-		break;
-	case VIRTIO_BLK_T_GET_ID:
-		st = blk_get_id(blk, c, data_in, &written);
-		break;
-	default:
-		st = VIRTIO_BLK_S_UNSUPP;
-		break;
-	}
-out:
-	*status = st;
-	return written + 1;
-}
-
-static uint32_t blk_serve_chain(struct virtio_dev *vdev, struct vq_chain *c)
-{
-	return blk_handle(to_blk(vdev), c);
+		vq_notify(vq);
+		if (r < 0) {
+			virtio_dev_needs_reset(vdev, r);
+			return;
+		}
+	} while (!vq_budget_spent(vq) && !vq_enable_notify(vq));
 }
 
 /* Worker thread. Each queue is served on its own, so more queues (VIRTIO_BLK_F_MQ) only need
- * more workers. */
+ * more workers (and a throttle flag per queue). */
 static void blk_queue_notify(struct virtio_dev *vdev, unsigned int q)
 {
-	virtio_queue_serve(vdev, q, blk_serve_chain);
+	blk_serve(to_blk(vdev), q);
+}
+
+/* Worker thread: the rate limiter's timer fired. */
+static void blk_backend_event(struct virtio_dev *vdev, int fd, uint32_t events)
+{
+	struct blk_dev *blk = to_blk(vdev);
+	uint64_t ticks;
+
+	if (fd != blk->timer_fd)
+		return;
+	while (read(fd, &ticks, sizeof(ticks)) < 0 && errno == EINTR)
+		;
+	blk->throttled = false;
+	if (vdev->queues[0].vq.ready && !virtio_dev_is_broken(vdev))
+		blk_serve(blk, 0);
 }
 
 static uint64_t blk_features(struct virtio_dev *vdev)
 {
 	struct blk_dev *blk = to_blk(vdev);
 	uint64_t f = 1ULL << VIRTIO_BLK_F_SIZE_MAX | 1ULL << VIRTIO_BLK_F_SEG_MAX |
-		     1ULL << VIRTIO_BLK_F_BLK_SIZE | 1ULL << VIRTIO_BLK_F_FLUSH;
+		     1ULL << VIRTIO_BLK_F_BLK_SIZE | 1ULL << VIRTIO_BLK_F_FLUSH |
+		     1ULL << VIRTIO_BLK_F_TOPOLOGY | 1ULL << VIRTIO_BLK_F_CONFIG_WCE |
+		     1ULL << VIRTIO_BLK_F_DISCARD | 1ULL << VIRTIO_BLK_F_WRITE_ZEROES |
+		     1ULL << VIRTIO_BLK_F_SECURE_ERASE | 1ULL << VIRTIO_BLK_F_LIFETIME;
 
-	if (blk->read_only)
+	/* vdev->lock held: no io_lock here (lock order), an atomic read instead */
+	if (__atomic_load_n(&blk->read_only, __ATOMIC_RELAXED))
 		f |= 1ULL << VIRTIO_BLK_F_RO;
 	return f;
 }
 
 static void blk_config_read(struct virtio_dev *vdev, uint32_t off, void *buf, uint32_t len)
 {
-	memcpy(buf, (const uint8_t *)&to_blk(vdev)->config + off, len);
+	struct blk_dev *blk = to_blk(vdev);
+	struct virtio_blk_config cfg = blk->config;
+
+	cfg.wce = blk_writeback(blk);
+	memcpy(buf, (const uint8_t *)&cfg + off, len);
 }
 
-/* At DRIVER_OK: without FLUSH the driver expects every completed write to be stable
- * ("Device Requirements: Device Operation", write-through). */
+/* Only CONFIG_WCE's writeback byte is writable ("Device configuration layout"); 0
+ * writethrough, anything else writeback. Other bytes, or without the feature: dropped. */
+static void blk_config_write(struct virtio_dev *vdev, uint32_t off, const void *buf, uint32_t len)
+{
+	const uint32_t wce = offsetof(struct virtio_blk_config, wce);
+
+	if (!virtio_has_feature(vdev, VIRTIO_BLK_F_CONFIG_WCE) || off > wce || off + len <= wce)
+		return;
+	__atomic_store_n(&to_blk(vdev)->writeback, ((const uint8_t *)buf)[wce - off] ? 1 : 0,
+			 __ATOMIC_RELAXED);
+}
+
 static int blk_activate(struct virtio_dev *vdev)
 {
-	struct blk_dev *blk = to_blk(vdev);
-
-	blk->writethrough = !virtio_has_feature(vdev, VIRTIO_BLK_F_FLUSH);
+	to_blk(vdev)->throttled = false;
 	return 0;
+}
+
+/* Worker joined: forget the throttle and the driver's cache mode. */
+static void blk_reset(struct virtio_dev *vdev)
+{
+	struct blk_dev *blk = to_blk(vdev);
+	struct itimerspec off = {0};
+
+	timerfd_settime(blk->timer_fd, 0, &off, NULL);
+	blk->throttled = false;
+	__atomic_store_n(&blk->writeback, BLK_WRITEBACK_DEFAULT, __ATOMIC_RELAXED);
 }
 
 static void blk_destroy(struct virtio_dev *vdev)
@@ -245,6 +167,8 @@ static void blk_destroy(struct virtio_dev *vdev)
 	struct blk_dev *blk = to_blk(vdev);
 
 	close(blk->fd);
+	close(blk->timer_fd);
+	pthread_mutex_destroy(&blk->io_lock);
 	free(blk);
 }
 
@@ -256,9 +180,11 @@ static const struct virtio_dev_ops blk_ops = {
 	.features = blk_features,
 	.config_size = sizeof(struct virtio_blk_config),
 	.config_read = blk_config_read,
-	/* no config_write: only CONFIG_WCE's writeback byte is writable, and we do not offer it */
+	.config_write = blk_config_write,
 	.activate = blk_activate,
+	.reset = blk_reset,
 	.queue_notify = blk_queue_notify,
+	.backend_event = blk_backend_event,
 	.destroy = blk_destroy,
 };
 
@@ -284,61 +210,184 @@ static void blk_make_id(char id[VIRTIO_BLK_ID_BYTES], const struct stat *st)
 	memcpy(id, buf, (size_t)n);
 }
 
+/* The file system's preferred I/O size in sectors: a power of two, 1 (512 B) to 128 (64 KiB),
+ * so physical_block_exp and the le16 min_io_size always fit. */
+static uint32_t blk_io_align(const struct stat *st)
+{
+	uint32_t s = 1;
+
+	while (s < 128 && (uint64_t)(s * 2) * BLK_SECTOR_SIZE <= (uint64_t)st->st_blksize)
+		s *= 2;
+	return s;
+}
+
 static void blk_fill_config(struct blk_dev *blk)
 {
 	struct virtio_blk_config *cfg = &blk->config;
+	uint8_t exp = 0;
 
+	while ((1u << exp) < blk->io_align)
+		exp++;
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->capacity = htole64(blk->capacity);
 	cfg->size_max = htole32(BLK_SIZE_MAX);
 	cfg->seg_max = htole32(BLK_SEG_MAX);
 	cfg->blk_size = htole32(BLK_SECTOR_SIZE);
+	/* TOPOLOGY: in logical blocks; the host file system's block is the physical one */
+	cfg->physical_block_exp = exp;
+	cfg->alignment_offset = 0;
+	cfg->min_io_size = htole16((uint16_t)blk->io_align);
+	cfg->opt_io_size = htole32(blk->io_align);
 	cfg->num_queues = htole16(1); /* only meaningful with F_MQ; harmless */
+	cfg->max_discard_sectors = htole32(BLK_MAX_DISCARD_SECTORS);
+	cfg->max_discard_seg = htole32(BLK_MAX_DISCARD_SEG);
+	cfg->discard_sector_alignment = htole32(blk->io_align);
+	cfg->max_write_zeroes_sectors = htole32(BLK_MAX_WZ_SECTORS);
+	cfg->max_write_zeroes_seg = htole32(BLK_MAX_WZ_SEG);
+	cfg->write_zeroes_may_unmap = 1; /* with unmap we punch holes */
+	cfg->max_secure_erase_sectors = htole32(BLK_MAX_SE_SECTORS);
+	cfg->max_secure_erase_seg = htole32(BLK_MAX_SE_SEG);
+	cfg->secure_erase_sector_alignment = htole32(blk->io_align);
+}
+
+/* Open a backing file: fd, its stat, its size in sectors. */
+static int blk_open(const char *path, bool read_only, struct stat *st, uint64_t *sectors)
+{
+	off_t size;
+	int fd, r;
+
+	fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st) < 0) {
+		r = -errno;
+		goto err;
+	}
+	if (S_ISDIR(st->st_mode)) {
+		r = -EISDIR;
+		goto err;
+	}
+	/* lseek works for regular files and block devices alike. */
+	size = lseek(fd, 0, SEEK_END);
+	if (size < 0) {
+		r = -errno;
+		goto err;
+	}
+	*sectors = (uint64_t)size >> BLK_SECTOR_SHIFT;
+	return fd;
+err:
+	close(fd);
+	return r;
 }
 
 int blk_create(const struct guest_mem *gm, unsigned int index, const struct disk_config *cfg,
 	       struct virtio_dev **out)
 {
+	const struct blk_limits none = {0};
 	struct blk_dev *blk;
 	struct stat st;
-	off_t size;
 	int r;
 
 	blk = calloc(1, sizeof(*blk));
 	if (!blk)
 		return -ENOMEM;
+	pthread_mutex_init(&blk->io_lock, NULL);
 	blk->read_only = cfg->read_only;
-	blk->fd = open(cfg->path, (cfg->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	blk->fd = blk_open(cfg->path, cfg->read_only, &st, &blk->capacity);
 	if (blk->fd < 0) {
-		r = -errno;
+		r = blk->fd;
 		goto err_free;
 	}
-	if (fstat(blk->fd, &st) < 0) {
+	blk->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (blk->timer_fd < 0) {
 		r = -errno;
 		goto err_close;
 	}
-	if (S_ISDIR(st.st_mode)) {
-		r = -EISDIR;
-		goto err_close;
-	}
-	/* lseek works for regular files and block devices alike. */
-	size = lseek(blk->fd, 0, SEEK_END);
-	if (size < 0) {
-		r = -errno;
-		goto err_close;
-	}
-	blk->capacity = (uint64_t)size >> BLK_SECTOR_SHIFT;
+	blk->io_align = blk_io_align(&st);
+	blk->lifetime = (struct blk_lifetime){.pre_eol_info = 1, .est_typ_a = 1, .est_typ_b = 1};
+	blk->writeback = BLK_WRITEBACK_DEFAULT;
+	blk_limiter_set(&blk->lim, &none, blk_now_ns());
 	blk_make_id(blk->id, &st);
 	blk_fill_config(blk);
 	r = virtio_dev_init(&blk->vdev, &blk_ops, gm, index);
 	if (r < 0)
-		goto err_close;
+		goto err_timer;
+	r = virtio_dev_watch_fd(&blk->vdev, blk->timer_fd, EPOLLIN);
+	if (r < 0) { /* cannot happen: a fresh device watches nothing */
+		virtio_dev_destroy(&blk->vdev);
+		return r;
+	}
 	*out = &blk->vdev;
 	return 0;
 
+err_timer:
+	close(blk->timer_fd);
 err_close:
 	close(blk->fd);
 err_free:
+	pthread_mutex_destroy(&blk->io_lock);
 	free(blk);
 	return r;
+}
+
+void blk_set_limits(struct virtio_dev *vdev, const struct blk_limits *limits)
+{
+	struct blk_dev *blk = to_blk(vdev);
+
+	pthread_mutex_lock(&blk->io_lock);
+	blk_limiter_set(&blk->lim, limits, blk_now_ns());
+	pthread_mutex_unlock(&blk->io_lock);
+}
+
+int blk_set_lifetime(struct virtio_dev *vdev, const struct blk_lifetime *lt)
+{
+	struct blk_dev *blk = to_blk(vdev);
+
+	if (lt->pre_eol_info > 3 || lt->est_typ_a > 0x0b || lt->est_typ_b > 0x0b)
+		return -EINVAL;
+	pthread_mutex_lock(&blk->io_lock);
+	blk->lifetime = *lt;
+	pthread_mutex_unlock(&blk->io_lock);
+	return 0;
+}
+
+int blk_set_serial(struct virtio_dev *vdev, const char *serial)
+{
+	struct blk_dev *blk = to_blk(vdev);
+	size_t n = strlen(serial);
+
+	if (n > VIRTIO_BLK_ID_BYTES)
+		return -EINVAL;
+	pthread_mutex_lock(&blk->io_lock);
+	memset(blk->id, 0, sizeof(blk->id));
+	memcpy(blk->id, serial, n);
+	pthread_mutex_unlock(&blk->io_lock);
+	return 0;
+}
+
+int blk_swap_backing(struct virtio_dev *vdev, const char *path, bool read_only)
+{
+	struct blk_dev *blk = to_blk(vdev);
+	uint64_t sectors;
+	struct stat st;
+	int fd, old;
+
+	fd = blk_open(path, read_only, &st, &sectors);
+	if (fd < 0)
+		return fd;
+	/* No request is running while we hold io_lock: the next one sees the new file. */
+	pthread_mutex_lock(&blk->io_lock);
+	old = blk->fd;
+	blk->fd = fd;
+	__atomic_store_n(&blk->read_only, read_only, __ATOMIC_RELAXED);
+	blk->capacity = sectors;
+	blk->flush_failed = false;
+	pthread_mutex_unlock(&blk->io_lock);
+	close(old);
+	pthread_mutex_lock(&vdev->lock);
+	blk->config.capacity = htole64(sectors);
+	pthread_mutex_unlock(&vdev->lock);
+	/* "Device Configuration Space": new generation, then the config interrupt. */
+	virtio_config_changed(vdev);
+	return 0;
 }

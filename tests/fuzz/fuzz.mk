@@ -9,7 +9,7 @@
 #
 # Objects a target links (the per-target convention):
 #   1. FUZZ_BASE_SRCS, linked into every target: guest memory, logging, the I/O bus, the
-#      virtio and PCI parts of the Makefile's DEVICE_SRCS (devices/virtio/*: core,
+#      virtio, PCI and SCSI parts of the Makefile's DEVICE_SRCS (devices/virtio/*: core,
 #      transports, devices; devices/pci/*) and tests/fakedrv/*.c;
 #   2. plus the sources named in a tag in the first 40 lines of the target's own file,
 #      paths relative to the repository root, space separated, one or more tags:
@@ -35,7 +35,7 @@ FUZZ_LDLIBS  := -lpthread
 FUZZ_SRCS    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_TARGETS := $(notdir $(FUZZ_SRCS:.c=))
 FUZZ_BASE_SRCS := vmm/bus.c vmm/guest_mem.c vmm/log.c \
-                  $(filter devices/virtio/% devices/pci/%,$(DEVICE_SRCS)) \
+                  $(filter devices/virtio/% devices/pci/% devices/scsi/%,$(DEVICE_SRCS)) \
                   $(sort $(wildcard tests/fakedrv/*.c))
 SECS         ?= 20
 T            ?= fuzz_vq

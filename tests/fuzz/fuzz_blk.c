@@ -8,7 +8,10 @@
  *
  * Input layout (short inputs are zero-extended):
  *   u8  flags        bit 0 EVENT_IDX, bit 1 INDIRECT_DESC, bit 2 FLUSH, bit 3 read-only disk,
- *                    bit 4 run the queue a second time, bit 5 NO_INTERRUPT
+ *                    bit 4 run the queue a second time, bit 5 NO_INTERRUPT, bit 6 DISCARD,
+ *                    WRITE_ZEROES, SECURE_ERASE, LIFETIME and CONFIG_WCE (then the writeback
+ *                    byte is written from bit 7), bit 7 a tight rate limit (2 ops, 4 KiB
+ *                    burst: the rest of the queue is throttled, i.e. unpopped)
  *   u8  qsize_log2   queue size 2^(1 + v % 8)
  *   u16 avail_idx    value written to avail->idx (may jump past the ring: -EINVAL path)
  *   then per descriptor (queue size of them), 12 bytes:
@@ -21,6 +24,7 @@
 #include <fcntl.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ring.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +106,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		want |= 1ULL << VIRTIO_RING_F_INDIRECT_DESC;
 	if (flags & 4)
 		want |= 1ULL << VIRTIO_BLK_F_FLUSH;
+	if (flags & 64)
+		want |= 1ULL << VIRTIO_BLK_F_DISCARD | 1ULL << VIRTIO_BLK_F_WRITE_ZEROES |
+			1ULL << VIRTIO_BLK_F_SECURE_ERASE | 1ULL << 15 /* LIFETIME */ |
+			1ULL << VIRTIO_BLK_F_CONFIG_WCE;
 
 	g = fd_guest_new(RAM_SIZE);
 	if (blk_create(&g->gm, 0, &cfg, &vdev) < 0)
@@ -111,6 +119,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fd_dev_set_qsize(d, 0, qsize);
 	if (fd_dev_start(d, want) < 0)
 		abort();
+	if (flags & 64) {
+		uint8_t wb = flags >> 7;
+
+		fd_dev_config_write(d, offsetof(struct virtio_blk_config, wce), &wb, 1);
+	}
+	if (flags & 128) {
+		struct blk_limits l = {
+			.ops_per_s = 1, .ops_burst = 2, .bytes_per_s = 1, .bytes_burst = 4096};
+
+		blk_set_limits(vdev, &l);
+	}
 	q = fd_dev_vq(d, 0);
 	area = fd_alloc(g, DATA_SIZE, 16);
 	area_p = fd_ptr(g, area, DATA_SIZE);

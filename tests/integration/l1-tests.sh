@@ -24,8 +24,8 @@ VM_TIMEOUT=${VM_TIMEOUT:-120}
 
 ALL_CASES="linux-1cpu linux-2cpu linux-pvh linux-virtio-console linux-poweroff
 	linux-sigterm linux-panic linux-pci-mixed linux-mmio-mixed linux-pci-intx
-	linux-split errors tiny-hello-pvh tiny-hello-bzimage tiny-triple-fault
-	tiny-smp tiny-smp-cmdline tiny-virtio-poll tiny-virtio-poll-ro"
+	linux-split linux-storage linux-storage-mmio errors tiny-hello-pvh tiny-hello-bzimage
+	tiny-triple-fault tiny-smp tiny-smp-cmdline tiny-virtio-poll tiny-virtio-poll-ro"
 
 mkdir -p $W
 
@@ -313,6 +313,44 @@ case_linux_split()
 		"--console virtio,packed=off --disk path=$W/d1.img,packed=off --disk path=$W/d2.img,transport=mmio,packed=off --rng=packed=off" \
 		"hvc,blkall,rng,packed expect_packed=0" \
 		virtio_console-bound hvc-write virtio_rng-bound hwrng packed
+}
+
+# storage_boot NAME TRANSPORT - virtio-blk (discard, serial), virtio-pmem (ext2
+# with DAX) and a virtio-scsi LUN (ext2) on one transport; the markers the guest
+# wrote must be in the backing files, and the discarded disk's blocks freed.
+storage_boot()
+{
+	case_begin "$1"
+	new_disk $W/vd.img
+	dd if=/dev/zero of=$W/pmem.img bs=1M count=32 2>/dev/null
+	dd if=/dev/zero of=$W/lun0.img bs=1M count=16 2>/dev/null
+	vm "$CASE" "$VM_TIMEOUT" --kernel $L2/bzImage --initrd $L2/initramfs.cpio.gz \
+		--cpus 2 --mem 256M --disk "path=$W/vd.img,serial=MV-SERIAL-1,transport=$2" \
+		--pmem "path=$W/pmem.img,transport=$2" --scsi "path=$W/lun0.img,transport=$2" \
+		--cmdline "$BASE_CMDLINE mvtest=discard,pmem,scsi expect_serial=MV-SERIAL-1"
+	check_rc 0
+	guest_results discard serial pmem scsi
+	for dev in pmem scsi; do
+		id=$(guest_detail "$dev" | sed -n 's/.*id=\([0-9a-f]*\).*/\1/p')
+		case $dev in pmem) img=$W/pmem.img ;; *) img=$W/lun0.img ;; esac
+		[ -n "$id" ] && grep -q "$dev-MARKER $id" "$img" &&
+			check "$dev-file" PASS "marker $id in $(basename "$img")" ||
+			check "$dev-file" FAIL "marker ${id:-?} not in $(basename "$img")"
+	done
+	kb=$(du -k $W/vd.img | cut -f1)
+	[ "$kb" -lt 64 ] && check discard-file PASS "${kb} KiB allocated after blkdiscard" ||
+		check discard-file FAIL "${kb} KiB still allocated after blkdiscard"
+	case_end
+}
+
+case_linux_storage()
+{
+	storage_boot linux-storage pci
+}
+
+case_linux_storage_mmio()
+{
+	storage_boot linux-storage-mmio mmio
 }
 
 case_linux_poweroff()

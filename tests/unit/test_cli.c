@@ -184,3 +184,54 @@ TEST(cli_device_option_errors)
 		ASSERT_TRUE(err[0] != '\0');
 	}
 }
+
+/* --disk serial= and rate limits, --pmem, --scsi LUNs in order. */
+TEST(cli_storage_options)
+{
+	const char *args[] = {
+		"--kernel", "bz",
+		"--disk",   "path=a.img,serial=SN1,bps=10M,bps_burst=20M,iops=1000,iops_burst=50",
+		"--pmem",   "path=p.img,ro,transport=mmio",
+		"--scsi",   "path=l0.img",
+		"--scsi",   "path=l1.img,ro,transport=mmio",
+		NULL};
+	struct vm_config cfg;
+	char err[256];
+
+	ASSERT_EQ(parse(&cfg, err, args), CLI_RUN);
+	ASSERT_STR_EQ(cfg.disks[0].serial, "SN1");
+	ASSERT_EQ(cfg.disks[0].bps, 10ULL << 20);
+	ASSERT_EQ(cfg.disks[0].bps_burst, 20ULL << 20);
+	ASSERT_EQ(cfg.disks[0].iops, 1000);
+	ASSERT_EQ(cfg.disks[0].iops_burst, 50);
+	ASSERT_EQ(cfg.n_pmems, 1);
+	ASSERT_STR_EQ(cfg.pmems[0].path, "p.img");
+	ASSERT_TRUE(cfg.pmems[0].read_only);
+	ASSERT_EQ(cfg.pmems[0].dev.transport, TRANSPORT_MMIO);
+	ASSERT_EQ(cfg.n_scsi_luns, 2);
+	ASSERT_STR_EQ(cfg.scsi_luns[0], "l0.img");
+	ASSERT_FALSE(cfg.scsi_read_only[0]);
+	ASSERT_STR_EQ(cfg.scsi_luns[1], "l1.img");
+	ASSERT_TRUE(cfg.scsi_read_only[1]);
+	ASSERT_EQ(cfg.scsi_dev.transport, TRANSPORT_MMIO);
+}
+
+TEST(cli_storage_option_errors)
+{
+	const char *bad[][5] = {
+		{"--kernel", "bz", "--disk", "path=a.img,serial=123456789012345678901", NULL},
+		{"--kernel", "bz", "--disk", "path=a.img,iops=fast", NULL},
+		{"--kernel", "bz", "--pmem", "ro", NULL},
+		{"--kernel", "bz", "--pmem", "path=p.img,bogus", NULL},
+		{"--kernel", "bz", "--scsi", "ro", NULL},
+		{"--kernel", "bz", "--scsi", "path=x,packed=sideways", NULL},
+	};
+	struct vm_config cfg;
+	char err[256];
+
+	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		ASSERT_ERR(parse(&cfg, err, bad[i]), -EINVAL);
+		ASSERT_TRUE(err[0] != '\0');
+	}
+}

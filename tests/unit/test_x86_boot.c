@@ -652,6 +652,7 @@ TEST(x86_arch_load_guest)
 	ASSERT_TRUE(*rsdp_xsdt > X86_ACPI_ADDR && *rsdp_xsdt < X86_ACPI_END);
 	/* The devices went into the DSDT instead: slot 1 as VR01 with its window. */
 	acpi = gmem_range(&vm.mem, X86_ACPI_ADDR, X86_ACPI_END - X86_ACPI_ADDR);
+	ASSERT_TRUE(acpi != NULL);
 	ASSERT_TRUE(memmem(acpi, X86_ACPI_END - X86_ACPI_ADDR, "VR01", 4) != NULL);
 	ASSERT_TRUE(memmem(acpi, X86_ACPI_END - X86_ACPI_ADDR,
 			   "\x86\x09\x00\x01\x00\x10\x00\xd0\x00\x10\x00\x00", 12) != NULL);

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef DEVICES_VIRTIO_SCSI_H
+#define DEVICES_VIRTIO_SCSI_H
+
+#include <stdbool.h>
+
+#include "devices/scsi/target.h"
+
+struct guest_mem;
+struct virtio_dev;
+
+/*
+ * What the VMM configures for one virtio-scsi controller: luns[i] is the image file or block
+ * device backing LUN i of target 0 (NULL: no LUN i), for i < n_luns <= SCSI_MAX_LUNS;
+ * read_only[i] opens it O_RDONLY and makes writes fail with DATA PROTECT. The strings are
+ * only read during scsi_create().
+ */
+struct scsi_config {
+	const char *luns[SCSI_MAX_LUNS];
+	bool read_only[SCSI_MAX_LUNS];
+	unsigned int n_luns;
+};
+
+/*
+ * virtio-scsi (VIRTIO 1.2 "SCSI Host Device") with an in-process SCSI target
+ * (devices/scsi/target.h): one channel, one target (0), LUNs 0..SCSI_MAX_LUNS-1; queues
+ * control (0), event (1) and one request queue (2). Commands complete synchronously on the
+ * device's worker thread, so task management functions always find nothing in flight and
+ * report FUNCTION COMPLETE. Feature VIRTIO_SCSI_F_HOTPLUG (LUN add/remove events on the event
+ * queue) is offered; INOUT, CHANGE and T10_PI are not. sense_size / cdb_size are
+ * driver-writable as the spec requires and reset to 96 / 32.
+ *
+ * Opens every configured LUN and creates device "scsi<index>". Main thread. Returns 0 or
+ * -errno (-EINVAL: n_luns too large; else the first failing open's error, -EISDIR for a
+ * directory).
+ */
+int scsi_create(const struct guest_mem *gm, unsigned int index, const struct scsi_config *cfg,
+		struct virtio_dev **out);
+
+/*
+ * Hot-plug (any thread, e.g. the API server; vdev from scsi_create()): attach path as LUN
+ * lun, or detach LUN lun, then tell the driver with a VIRTIO_SCSI_T_TRANSPORT_RESET event
+ * (reason RESCAN / REMOVED) when it negotiated VIRTIO_SCSI_F_HOTPLUG. Events wait for event
+ * queue buffers (up to 16; beyond that the next one carries VIRTIO_SCSI_T_EVENTS_MISSED).
+ * Return 0 or the -errno of scsi_target_add_lun() / scsi_target_remove_lun().
+ */
+int scsi_hotplug_lun(struct virtio_dev *vdev, unsigned int lun, const char *path, bool read_only);
+int scsi_hotunplug_lun(struct virtio_dev *vdev, unsigned int lun);
+
+#endif /* DEVICES_VIRTIO_SCSI_H */
