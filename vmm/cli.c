@@ -23,9 +23,10 @@ const char cli_usage[] =
 	"                         console=hvc0 with --console virtio); devices are appended\n"
 	"  --cpus N               number of vCPUs (default 1)\n"
 	"  --mem SIZE             guest RAM, e.g. 512M or 2G (default 256M)\n"
-	"  --disk path=FILE[,ro][,serial=S][,bps=SIZE][,iops=N][,DEVOPTS]\n"
+	"  --disk path=FILE[,ro][,serial=S][,queues=N][,bps=SIZE][,iops=N][,DEVOPTS]\n"
 	"                         a virtio-blk disk backed by a raw FILE; repeat for more;\n"
 	"                         ro (or readonly=on) makes it read-only; serial= its ID;\n"
+	"                         queues= request queues (default one per vCPU, at most 8);\n"
 	"                         bps= / iops= rate limits per second (bps_burst=,\n"
 	"                         iops_burst=: bucket sizes, default one second's worth)\n"
 	"  --pmem path=FILE[,ro][,DEVOPTS]\n"
@@ -172,11 +173,20 @@ static int cli_parse_named_size(const char *tok, const char *name, uint64_t *out
 	return 1;
 }
 
-/* serial=, bps=, bps_burst=, iops=, iops_burst= of --disk: 1 if tok was one, 0 if not. */
+/* serial=, queues=, bps=, bps_burst=, iops=, iops_burst= of --disk: 1 if tok was one, 0 if
+ * not. */
 static int cli_parse_disk_extra(const char *tok, struct disk_config *d, char *err, size_t errlen)
 {
 	int r;
 
+	if (strncmp(tok, "queues=", 7) == 0) {
+		if (cli_parse_uint(tok + 7, &d->num_queues) < 0 || d->num_queues == 0 ||
+		    d->num_queues > 8) {
+			snprintf(err, errlen, "--disk: queues= takes 1 to 8, not '%s'", tok + 7);
+			return -EINVAL;
+		}
+		return 1;
+	}
 	if (strncmp(tok, "serial=", 7) == 0) {
 		if (strlen(tok + 7) > 20) {
 			snprintf(err, errlen, "--disk: serial is at most 20 characters");

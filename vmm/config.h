@@ -24,7 +24,8 @@ struct virtio_dev_config {
 struct disk_config {
 	const char *path;
 	bool read_only;
-	const char *serial; /* GET_ID answer, up to 20 bytes; NULL: none */
+	const char *serial;	 /* GET_ID answer, up to 20 bytes; NULL: none */
+	unsigned int num_queues; /* request queues; 0: the VMM picks (one per vCPU, at most 8) */
 	/* Rate limits (token buckets); 0 = unlimited, a burst of 0 = one second's worth. */
 	uint64_t bps, bps_burst;
 	uint64_t iops, iops_burst;

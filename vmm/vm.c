@@ -299,7 +299,8 @@ static int vm_add_virtio_device(struct vm *vm, struct virtio_dev *vdev,
 /* A virtio-blk disk with its serial and rate limits. */
 static int vm_create_disk(struct vm *vm, unsigned int i, char *err, unsigned int errlen)
 {
-	const struct disk_config *dc = &vm->cfg->disks[i];
+	struct disk_config dcq = vm->cfg->disks[i];
+	const struct disk_config *dc = &dcq;
 	struct blk_limits limits = {
 		.bytes_per_s = dc->bps,
 		.bytes_burst = dc->bps_burst,
@@ -309,6 +310,9 @@ static int vm_create_disk(struct vm *vm, unsigned int i, char *err, unsigned int
 	struct virtio_dev *vdev;
 	int r;
 
+	/* One request queue per vCPU unless told: the guest's blk-mq then never shares one. */
+	if (!dcq.num_queues)
+		dcq.num_queues = MIN(vm->cfg->cpus, VIRTIO_MAX_QUEUES);
 	r = blk_create(&vm->mem, i, dc, &vdev);
 	if (r < 0) {
 		snprintf(err, errlen, "disk %s: %s", dc->path, strerror(-r));

@@ -87,8 +87,9 @@ static void blk_serve(struct blk_dev *blk, unsigned int q)
 	} while (!vq_budget_spent(vq) && !vq_enable_notify(vq));
 }
 
-/* Worker thread. Each queue is served on its own, so more queues (VIRTIO_BLK_F_MQ) only need
- * more workers (and a throttle flag per queue). */
+/* Worker thread. With VIRTIO_BLK_F_MQ the guest submits on one queue per vCPU without
+ * sharing a ring lock; the device thread serves them in turn (an io_uring backend will let
+ * their requests overlap). */
 static void blk_queue_notify(struct virtio_dev *vdev, unsigned int q)
 {
 	blk_serve(to_blk(vdev), q);
@@ -105,8 +106,10 @@ static void blk_backend_event(struct virtio_dev *vdev, int fd, uint32_t events)
 	while (read(fd, &ticks, sizeof(ticks)) < 0 && errno == EINTR)
 		;
 	blk->throttled = false;
-	if (vdev->queues[0].vq.ready && !virtio_dev_is_broken(vdev))
-		blk_serve(blk, 0);
+	/* The throttle covers the whole drive: every queue rested, every queue resumes. */
+	for (unsigned int q = 0; q < vdev->num_queues; q++)
+		if (vdev->queues[q].vq.ready && !virtio_dev_is_broken(vdev))
+			blk_serve(blk, q);
 }
 
 static uint64_t blk_features(struct virtio_dev *vdev)
@@ -117,6 +120,9 @@ static uint64_t blk_features(struct virtio_dev *vdev)
 		     1ULL << VIRTIO_BLK_F_TOPOLOGY | 1ULL << VIRTIO_BLK_F_CONFIG_WCE |
 		     1ULL << VIRTIO_BLK_F_DISCARD | 1ULL << VIRTIO_BLK_F_WRITE_ZEROES |
 		     1ULL << VIRTIO_BLK_F_SECURE_ERASE | 1ULL << VIRTIO_BLK_F_LIFETIME;
+
+	if (vdev->num_queues > 1)
+		f |= 1ULL << VIRTIO_BLK_F_MQ;
 
 	/* vdev->lock held: no io_lock here (lock order), an atomic read instead */
 	if (__atomic_load_n(&blk->read_only, __ATOMIC_RELAXED))
@@ -175,7 +181,7 @@ static void blk_destroy(struct virtio_dev *vdev)
 static const struct virtio_dev_ops blk_ops = {
 	.name = "blk",
 	.device_id = VIRTIO_ID_BLOCK,
-	.num_queues = 1,
+	.num_queues = VIRTIO_MAX_QUEUES, /* the most; blk_create() sets the instance's count */
 	.queue_max_size = BLK_QUEUE_SIZE,
 	.features = blk_features,
 	.config_size = sizeof(struct virtio_blk_config),
@@ -238,7 +244,7 @@ static void blk_fill_config(struct blk_dev *blk)
 	cfg->alignment_offset = 0;
 	cfg->min_io_size = htole16((uint16_t)blk->io_align);
 	cfg->opt_io_size = htole32(blk->io_align);
-	cfg->num_queues = htole16(1); /* only meaningful with F_MQ; harmless */
+	cfg->num_queues = htole16((uint16_t)blk->num_queues); /* read with F_MQ */
 	cfg->max_discard_sectors = htole32(BLK_MAX_DISCARD_SECTORS);
 	cfg->max_discard_seg = htole32(BLK_MAX_DISCARD_SEG);
 	cfg->discard_sector_alignment = htole32(blk->io_align);
@@ -293,6 +299,7 @@ int blk_create(const struct guest_mem *gm, unsigned int index, const struct disk
 		return -ENOMEM;
 	pthread_mutex_init(&blk->io_lock, NULL);
 	blk->read_only = cfg->read_only;
+	blk->num_queues = cfg->num_queues ? MIN(cfg->num_queues, VIRTIO_MAX_QUEUES) : 1;
 	blk->fd = blk_open(cfg->path, cfg->read_only, &st, &blk->capacity);
 	if (blk->fd < 0) {
 		r = blk->fd;
@@ -312,6 +319,7 @@ int blk_create(const struct guest_mem *gm, unsigned int index, const struct disk
 	r = virtio_dev_init(&blk->vdev, &blk_ops, gm, index);
 	if (r < 0)
 		goto err_timer;
+	blk->vdev.num_queues = blk->num_queues;
 	r = virtio_dev_watch_fd(&blk->vdev, blk->timer_fd, EPOLLIN);
 	if (r < 0) { /* cannot happen: a fresh device watches nothing */
 		virtio_dev_destroy(&blk->vdev);

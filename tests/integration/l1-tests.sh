@@ -315,7 +315,7 @@ case_linux_split()
 		virtio_console-bound hvc-write virtio_rng-bound hwrng packed
 }
 
-# storage_boot NAME TRANSPORT - virtio-blk (discard, serial), virtio-pmem (ext2
+# storage_boot NAME TRANSPORT - virtio-blk (discard, serial, one queue per vCPU), virtio-pmem (ext2
 # with DAX) and a virtio-scsi LUN (ext2) on one transport; the markers the guest
 # wrote must be in the backing files, and the discarded disk's blocks freed.
 storage_boot()
@@ -327,9 +327,9 @@ storage_boot()
 	vm "$CASE" "$VM_TIMEOUT" --kernel $L2/bzImage --initrd $L2/initramfs.cpio.gz \
 		--cpus 2 --mem 256M --disk "path=$W/vd.img,serial=MV-SERIAL-1,transport=$2" \
 		--pmem "path=$W/pmem.img,transport=$2" --scsi "path=$W/lun0.img,transport=$2" \
-		--cmdline "$BASE_CMDLINE mvtest=discard,pmem,scsi expect_serial=MV-SERIAL-1"
+		--cmdline "$BASE_CMDLINE mvtest=discard,pmem,scsi,mq expect_serial=MV-SERIAL-1 expect_mq=2"
 	check_rc 0
-	guest_results discard serial pmem scsi
+	guest_results discard serial pmem scsi mq
 	for dev in pmem scsi; do
 		id=$(guest_detail "$dev" | sed -n 's/.*id=\([0-9a-f]*\).*/\1/p')
 		case $dev in pmem) img=$W/pmem.img ;; *) img=$W/lun0.img ;; esac

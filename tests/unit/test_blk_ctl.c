@@ -288,3 +288,60 @@ TEST(blk_swap_backing)
 		}
 	}
 }
+
+/* VIRTIO_BLK_F_MQ: num_queues from the disk config, offered only with more than one queue,
+ * and a read on every queue (each queue is its own ring to the same file). */
+static void check_blk_multiqueue(enum fd_transport tr)
+{
+	struct disk_config cfg = {0};
+	struct bt t;
+	uint16_t nq;
+
+	memset(&t, 0, sizeof(t));
+	bt_file(&t, FILE_SECTORS * SECTOR);
+	cfg.path = t.path;
+	cfg.num_queues = 3;
+	t.g = fd_guest_new(4 << 20);
+	ASSERT_OK(blk_create(&t.g->gm, 0, &cfg, &t.vdev));
+	unlink(t.path);
+	t.d = fd_dev_new_on(tr, t.g, t.vdev);
+	ASSERT_OK(fd_dev_start(t.d, FD_FEATURES_ALL));
+	ASSERT_TRUE(t.d->features & (1ULL << VIRTIO_BLK_F_MQ));
+	ASSERT_EQ(t.d->num_queues, 3);
+	fd_dev_config_read(t.d, offsetof(struct virtio_blk_config, num_queues), &nq, sizeof(nq));
+	ASSERT_EQ(le16toh(nq), 3);
+	for (unsigned int q = 0; q < 3; q++) {
+		uint32_t lens[1] = {SECTOR}, used;
+		uint64_t gpa;
+		uint8_t *p;
+
+		t.q = fd_dev_vq(t.d, q);
+		ASSERT_EQ(bt_req(&t, VIRTIO_BLK_T_IN, 5 + q, lens, 1, &gpa, &used, 0),
+			  VIRTIO_BLK_S_OK);
+		p = fd_ptr(t.g, gpa, SECTOR);
+		for (unsigned int i = 0; i < SECTOR; i++)
+			ASSERT_EQ(p[i], pattern(5 + q, i));
+	}
+	bt_close(&t);
+}
+
+TEST(blk_multiqueue_mmio)
+{
+	check_blk_multiqueue(FD_MMIO);
+}
+
+TEST(blk_multiqueue_pci)
+{
+	check_blk_multiqueue(FD_PCI);
+}
+
+/* One queue (the default for a 1-vCPU guest): MQ is not offered. */
+TEST(blk_single_queue_no_mq)
+{
+	struct bt t;
+
+	bt_open(&t, FILE_SECTORS * SECTOR, false, FD_FEATURES_ALL, true);
+	ASSERT_FALSE(t.d->features & (1ULL << VIRTIO_BLK_F_MQ));
+	ASSERT_EQ(t.d->num_queues, 1);
+	bt_close(&t);
+}

@@ -189,17 +189,23 @@ TEST(cli_device_option_errors)
 TEST(cli_storage_options)
 {
 	const char *args[] = {
-		"--kernel", "bz",
-		"--disk",   "path=a.img,serial=SN1,bps=10M,bps_burst=20M,iops=1000,iops_burst=50",
-		"--pmem",   "path=p.img,ro,transport=mmio",
-		"--scsi",   "path=l0.img",
-		"--scsi",   "path=l1.img,ro,transport=mmio",
+		"--kernel",
+		"bz",
+		"--disk",
+		"path=a.img,serial=SN1,queues=4,bps=10M,bps_burst=20M,iops=1000,iops_burst=50",
+		"--pmem",
+		"path=p.img,ro,transport=mmio",
+		"--scsi",
+		"path=l0.img",
+		"--scsi",
+		"path=l1.img,ro,transport=mmio",
 		NULL};
 	struct vm_config cfg;
 	char err[256];
 
 	ASSERT_EQ(parse(&cfg, err, args), CLI_RUN);
 	ASSERT_STR_EQ(cfg.disks[0].serial, "SN1");
+	ASSERT_EQ(cfg.disks[0].num_queues, 4);
 	ASSERT_EQ(cfg.disks[0].bps, 10ULL << 20);
 	ASSERT_EQ(cfg.disks[0].bps_burst, 20ULL << 20);
 	ASSERT_EQ(cfg.disks[0].iops, 1000);
@@ -221,6 +227,8 @@ TEST(cli_storage_option_errors)
 	const char *bad[][5] = {
 		{"--kernel", "bz", "--disk", "path=a.img,serial=123456789012345678901", NULL},
 		{"--kernel", "bz", "--disk", "path=a.img,iops=fast", NULL},
+		{"--kernel", "bz", "--disk", "path=a.img,queues=9", NULL},
+		{"--kernel", "bz", "--disk", "path=a.img,queues=0", NULL},
 		{"--kernel", "bz", "--pmem", "ro", NULL},
 		{"--kernel", "bz", "--pmem", "path=p.img,bogus", NULL},
 		{"--kernel", "bz", "--scsi", "ro", NULL},
