@@ -244,7 +244,7 @@ static void blk_fill_config(struct blk_dev *blk)
 	cfg->alignment_offset = 0;
 	cfg->min_io_size = htole16((uint16_t)blk->io_align);
 	cfg->opt_io_size = htole32(blk->io_align);
-	cfg->num_queues = htole16((uint16_t)blk->num_queues); /* read with F_MQ */
+	cfg->num_queues = htole16((uint16_t)blk->vdev.num_queues); /* read with F_MQ */
 	cfg->max_discard_sectors = htole32(BLK_MAX_DISCARD_SECTORS);
 	cfg->max_discard_seg = htole32(BLK_MAX_DISCARD_SEG);
 	cfg->discard_sector_alignment = htole32(blk->io_align);
@@ -299,7 +299,6 @@ int blk_create(const struct guest_mem *gm, unsigned int index, const struct disk
 		return -ENOMEM;
 	pthread_mutex_init(&blk->io_lock, NULL);
 	blk->read_only = cfg->read_only;
-	blk->num_queues = cfg->num_queues ? MIN(cfg->num_queues, VIRTIO_MAX_QUEUES) : 1;
 	blk->fd = blk_open(cfg->path, cfg->read_only, &st, &blk->capacity);
 	if (blk->fd < 0) {
 		r = blk->fd;
@@ -315,11 +314,12 @@ int blk_create(const struct guest_mem *gm, unsigned int index, const struct disk
 	blk->writeback = BLK_WRITEBACK_DEFAULT;
 	blk_limiter_set(&blk->lim, &none, blk_now_ns());
 	blk_make_id(blk->id, &st);
-	blk_fill_config(blk);
 	r = virtio_dev_init(&blk->vdev, &blk_ops, gm, index);
 	if (r < 0)
 		goto err_timer;
-	blk->vdev.num_queues = blk->num_queues;
+	/* ops->num_queues is the most; this drive has as many as it was given */
+	blk->vdev.num_queues = cfg->num_queues ? MIN(cfg->num_queues, VIRTIO_MAX_QUEUES) : 1;
+	blk_fill_config(blk);
 	r = virtio_dev_watch_fd(&blk->vdev, blk->timer_fd, EPOLLIN);
 	if (r < 0) { /* cannot happen: a fresh device watches nothing */
 		virtio_dev_destroy(&blk->vdev);

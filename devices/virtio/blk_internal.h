@@ -72,9 +72,8 @@ struct blk_dev {
 	struct virtio_blk_config config;
 	uint8_t writeback;
 	/* Data plane (device thread only). */
-	unsigned int num_queues; /* request queues (VIRTIO_BLK_F_MQ when > 1) */
-	int timer_fd;		 /* the rate limiter's wake-up */
-	bool throttled;		 /* waiting for timer_fd: the queue is not processed */
+	int timer_fd;	/* the rate limiter's wake-up */
+	bool throttled; /* waiting for timer_fd: the queue is not processed */
 };
 
 static inline struct blk_dev *to_blk(struct virtio_dev *vdev)

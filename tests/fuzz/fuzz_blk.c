@@ -33,6 +33,7 @@
 
 #include "devices/virtio/blk.h"
 #include "tests/fakedrv/fakedrv.h"
+#include "tests/fuzz/fuzz_input.h"
 #include "vmm/config.h"
 #include "vmm/log.h"
 
@@ -45,22 +46,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static char disk_path[64];
 
-/* Sequential reader over the input; past its end everything reads as zero. */
-struct cursor {
-	const uint8_t *p;
-	size_t left;
-};
-
-static void take(struct cursor *c, void *dst, size_t n)
-{
-	size_t k = n < c->left ? n : c->left;
-
-	memcpy(dst, c->p, k);
-	memset((uint8_t *)dst + k, 0, n - k);
-	c->p += k;
-	c->left -= k;
-}
-
 static void cleanup(void)
 {
 	unlink(disk_path);
@@ -68,23 +53,17 @@ static void cleanup(void)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	int fd;
-
 	(void)argc;
 	(void)argv;
 	log_max_level = LOG_ERR; /* guest-caused warnings are expected by the thousand */
-	snprintf(disk_path, sizeof(disk_path), "/tmp/microvm-fuzz-blk-XXXXXX");
-	fd = mkstemp(disk_path);
-	if (fd < 0 || ftruncate(fd, DISK_SIZE) < 0)
-		abort();
-	close(fd);
+	fuzz_scratch_file(disk_path, sizeof(disk_path), "blk", DISK_SIZE);
 	atexit(cleanup);
 	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct cursor c = {data, size};
+	struct fuzz_cursor c = {data, size};
 	struct disk_config cfg = {.path = disk_path};
 	struct virtio_dev *vdev;
 	struct fd_guest *g;
@@ -95,9 +74,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t want = 0, area;
 	uint8_t *area_p;
 
-	take(&c, &flags, 1);
-	take(&c, &qlog, 1);
-	take(&c, &avail_idx, 2);
+	fuzz_take(&c, &flags, 1);
+	fuzz_take(&c, &qlog, 1);
+	fuzz_take(&c, &avail_idx, 2);
 	qsize = (uint16_t)(1u << (1 + qlog % 8));
 	cfg.read_only = flags & 8;
 	if (flags & 1)
@@ -139,18 +118,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint32_t where, len;
 		uint16_t f, next;
 
-		take(&c, &where, 4);
-		take(&c, &len, 4);
-		take(&c, &f, 2);
-		take(&c, &next, 2);
+		fuzz_take(&c, &where, 4);
+		fuzz_take(&c, &len, 4);
+		fuzz_take(&c, &f, 2);
+		fuzz_take(&c, &next, 2);
 		dd->addr = where & 0x80000000u ? where & 0x7fffffffu : area + where % DATA_SIZE;
 		dd->len = len;
 		dd->flags = f;
 		dd->next = next;
 	}
 	for (uint16_t i = 0; i < qsize; i++)
-		take(&c, &q->avail->ring[i], 2);
-	take(&c, area_p, DATA_SIZE);
+		fuzz_take(&c, &q->avail->ring[i], 2);
+	fuzz_take(&c, area_p, DATA_SIZE);
 	q->avail->flags = flags & 32 ? VRING_AVAIL_F_NO_INTERRUPT : 0;
 	__atomic_store_n(&q->avail->idx, avail_idx, __ATOMIC_RELEASE);
 

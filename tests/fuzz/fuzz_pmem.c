@@ -30,6 +30,7 @@
 
 #include "devices/virtio/pmem.h"
 #include "tests/fakedrv/fakedrv.h"
+#include "tests/fuzz/fuzz_input.h"
 #include "vmm/log.h"
 
 #define RAM_SIZE  (256 * 1024)
@@ -40,22 +41,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static char file_path[64];
 
-/* Sequential reader over the input; past its end everything reads as zero. */
-struct cursor {
-	const uint8_t *p;
-	size_t left;
-};
-
-static void take(struct cursor *c, void *dst, size_t n)
-{
-	size_t k = n < c->left ? n : c->left;
-
-	memcpy(dst, c->p, k);
-	memset((uint8_t *)dst + k, 0, n - k);
-	c->p += k;
-	c->left -= k;
-}
-
 static void cleanup(void)
 {
 	unlink(file_path);
@@ -63,16 +48,10 @@ static void cleanup(void)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	int fd;
-
 	(void)argc;
 	(void)argv;
 	log_max_level = LOG_ERR; /* guest-caused warnings are expected by the thousand */
-	snprintf(file_path, sizeof(file_path), "/tmp/microvm-fuzz-pmem-XXXXXX");
-	fd = mkstemp(file_path);
-	if (fd < 0 || ftruncate(fd, (off_t)PMEM_ALIGN) < 0)
-		abort();
-	close(fd);
+	fuzz_scratch_file(file_path, sizeof(file_path), "pmem", (off_t)PMEM_ALIGN);
 	atexit(cleanup);
 	return 0;
 }
@@ -94,7 +73,7 @@ static void check_used(struct fd_dev *d, struct fd_vq *q)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct cursor c = {data, size};
+	struct fuzz_cursor c = {data, size};
 	struct pmem_config cfg = {.path = file_path};
 	struct virtio_dev *vdev;
 	struct fd_guest *g;
@@ -105,9 +84,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t want = 0, area;
 	uint8_t *area_p;
 
-	take(&c, &flags, 1);
-	take(&c, &qlog, 1);
-	take(&c, &avail_idx, 2);
+	fuzz_take(&c, &flags, 1);
+	fuzz_take(&c, &qlog, 1);
+	fuzz_take(&c, &avail_idx, 2);
 	qsize = (uint16_t)(1u << (1 + qlog % 8));
 	cfg.read_only = flags & 4;
 	if (flags & 1)
@@ -134,18 +113,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint32_t where, len;
 		uint16_t f, next;
 
-		take(&c, &where, 4);
-		take(&c, &len, 4);
-		take(&c, &f, 2);
-		take(&c, &next, 2);
+		fuzz_take(&c, &where, 4);
+		fuzz_take(&c, &len, 4);
+		fuzz_take(&c, &f, 2);
+		fuzz_take(&c, &next, 2);
 		dd->addr = where & 0x80000000u ? where & 0x7fffffffu : area + where % DATA_SIZE;
 		dd->len = len;
 		dd->flags = f;
 		dd->next = next;
 	}
 	for (uint16_t i = 0; i < qsize; i++)
-		take(&c, &q->avail->ring[i], 2);
-	take(&c, area_p, DATA_SIZE);
+		fuzz_take(&c, &q->avail->ring[i], 2);
+	fuzz_take(&c, area_p, DATA_SIZE);
 	q->avail->flags = flags & 16 ? VRING_AVAIL_F_NO_INTERRUPT : 0;
 	__atomic_store_n(&q->avail->idx, avail_idx, __ATOMIC_RELEASE);
 

@@ -23,6 +23,7 @@
 
 #include "devices/virtio/scsi.h"
 #include "tests/fakedrv/fakedrv.h"
+#include "tests/fuzz/fuzz_input.h"
 #include "vmm/log.h"
 
 #define RAM_SIZE  (256 * 1024)
@@ -32,21 +33,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static char disk_path[2][64];
-
-struct cursor {
-	const uint8_t *p;
-	size_t left;
-};
-
-static void take(struct cursor *c, void *dst, size_t n)
-{
-	size_t k = n < c->left ? n : c->left;
-
-	memcpy(dst, c->p, k);
-	memset((uint8_t *)dst + k, 0, n - k);
-	c->p += k;
-	c->left -= k;
-}
 
 static void cleanup(void)
 {
@@ -59,22 +45,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	log_max_level = LOG_ERR; /* guest-caused warnings are expected by the thousand */
-	for (int i = 0; i < 2; i++) {
-		int fd;
-
-		snprintf(disk_path[i], sizeof(disk_path[i]), "/tmp/microvm-fuzz-scsi-XXXXXX");
-		fd = mkstemp(disk_path[i]);
-		if (fd < 0 || ftruncate(fd, DISK_SIZE) < 0)
-			abort();
-		close(fd);
-	}
+	for (int i = 0; i < 2; i++)
+		fuzz_scratch_file(disk_path[i], sizeof(disk_path[i]), "scsi", DISK_SIZE);
 	atexit(cleanup);
 	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct cursor c = {data, size};
+	struct fuzz_cursor c = {data, size};
 	struct scsi_config cfg = {.luns = {disk_path[0], disk_path[1]}, .n_luns = 2};
 	struct fd_seg segs[4];
 	unsigned int n_out = 0, n_in = 0;
@@ -86,13 +65,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fd_vq *q;
 	uint32_t len, v;
 
-	take(&c, &flags, 1);
-	take(&c, &sense_size, 1);
-	take(&c, &cdb_size, 1);
-	take(&c, &hdr_len, 2);
-	take(&c, &dout_len, 2);
-	take(&c, &resp_len, 2);
-	take(&c, &din_len, 2);
+	fuzz_take(&c, &flags, 1);
+	fuzz_take(&c, &sense_size, 1);
+	fuzz_take(&c, &cdb_size, 1);
+	fuzz_take(&c, &hdr_len, 2);
+	fuzz_take(&c, &dout_len, 2);
+	fuzz_take(&c, &resp_len, 2);
+	fuzz_take(&c, &din_len, 2);
 	hdr_len %= 320;
 	dout_len %= 4096;
 	resp_len %= 512;
@@ -122,12 +101,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (hdr_len) {
 		segs[n_out] = (struct fd_seg){fd_alloc(g, hdr_len, 8), hdr_len};
-		take(&c, fd_ptr(g, segs[n_out].gpa, hdr_len), hdr_len);
+		fuzz_take(&c, fd_ptr(g, segs[n_out].gpa, hdr_len), hdr_len);
 		n_out++;
 	}
 	if (dout_len) {
 		segs[n_out] = (struct fd_seg){fd_alloc(g, dout_len, 8), dout_len};
-		take(&c, fd_ptr(g, segs[n_out].gpa, dout_len), dout_len);
+		fuzz_take(&c, fd_ptr(g, segs[n_out].gpa, dout_len), dout_len);
 		n_out++;
 	}
 	if (resp_len)
