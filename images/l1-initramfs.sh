@@ -29,7 +29,8 @@ done
 cp "$IMAGES_ROOT/images/l1-init" "$root/init"
 mknod -m 600 "$root/dev/console" c 5 1 2>/dev/null || true
 cp "$l1k"/modules/*.ko "$l1k/modules.load" "$root/lib/mvmodules/"
-cp "$l2k/bzImage" "$l2k/vmlinux" "$l2i/initramfs.cpio.gz" "$root/opt/mv/l2/"
+cp "$l2k/bzImage" "$l2k/vmlinux" "$l2i/initramfs.cpio.gz" "$l2i/initramfs-storage.cpio.gz" \
+	"$root/opt/mv/l2/"
 cp "$IMAGES_ROOT/tests/integration/l1-tests.sh" "$root/opt/mv/"
 if [ -d "$IMAGES_ROOT/build/guests" ]; then
 	find "$IMAGES_ROOT/build/guests" -maxdepth 1 -type f \

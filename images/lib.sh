@@ -98,3 +98,15 @@ img_finish()
 	done
 	echo "$OUT"
 }
+
+# img_bundle ROOT BINARY DIR - BINARY into ROOT/DIR, the shared libraries ldd
+# names (and the dynamic loader) at their own paths under ROOT.
+img_bundle()
+{
+	mkdir -p "$1$3"
+	cp "$2" "$1$3/"
+	for f in $(ldd "$2" | awk '/=> \// { print $3 } /^\t\// { print $1 }'); do
+		mkdir -p "$1$(dirname "$f")"
+		cp -L "$f" "$1$f"
+	done
+}

@@ -2,10 +2,10 @@
 # Install what building and testing microvm needs on Debian 12, only what is missing.
 # Used by `make deps` (and so by `make run` / `make test`) and by .ci/run.
 set -eu
-PKGS="gcc make pkg-config libseccomp-dev libcap-ng-dev libjson-c-dev
+PKGS="gcc make pkg-config libseccomp-dev libcap-ng-dev libjson-c-dev liburing-dev
       clang-14 libclang-rt-14-dev clang-format
       qemu-system-x86 busybox-static linux-source-6.1 bc flex bison libelf-dev libssl-dev
-      cpio xz-utils zstd kmod"
+      cpio xz-utils zstd kmod fio util-linux"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

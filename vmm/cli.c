@@ -24,11 +24,15 @@ const char cli_usage[] =
 	"  --cpus N               number of vCPUs (default 1)\n"
 	"  --mem SIZE             guest RAM, e.g. 512M or 2G (default 256M)\n"
 	"  --disk path=FILE[,ro][,serial=S][,queues=N][,bps=SIZE][,iops=N][,DEVOPTS]\n"
+	"         [,engine=uring|sync][,direct=on|off]\n"
 	"                         a virtio-blk disk backed by a raw FILE; repeat for more;\n"
 	"                         ro (or readonly=on) makes it read-only; serial= its ID;\n"
 	"                         queues= request queues (default one per vCPU, at most 8);\n"
 	"                         bps= / iops= rate limits per second (bps_burst=,\n"
-	"                         iops_burst=: bucket sizes, default one second's worth)\n"
+	"                         iops_burst=: bucket sizes, default one second's worth);\n"
+	"                         engine= asynchronous io_uring (default) or synchronous\n"
+	"                         I/O; direct=on bypasses the host page cache (O_DIRECT)\n"
+	"                         for aligned requests (default off)\n"
 	"  --pmem path=FILE[,ro][,DEVOPTS]\n"
 	"                         a virtio-pmem device mapping FILE (size a multiple of\n"
 	"                         2M) into the guest for DAX; ro: guest writes are dropped\n"
@@ -173,11 +177,43 @@ static int cli_parse_named_size(const char *tok, const char *name, uint64_t *out
 	return 1;
 }
 
-/* serial=, queues=, bps=, bps_burst=, iops=, iops_burst= of --disk: 1 if tok was one, 0 if
- * not. */
+/* engine=uring|sync, direct=on|off of --disk: 1 if tok was one, 0 if not. */
+static int cli_parse_disk_io(const char *tok, struct disk_config *d, char *err, size_t errlen)
+{
+	if (strncmp(tok, "engine=", 7) == 0) {
+		if (strcmp(tok + 7, "uring") == 0) {
+			d->engine = DISK_ENGINE_URING;
+		} else if (strcmp(tok + 7, "sync") == 0) {
+			d->engine = DISK_ENGINE_SYNC;
+		} else {
+			snprintf(err, errlen, "--disk: engine= takes uring or sync, not '%s'",
+				 tok + 7);
+			return -EINVAL;
+		}
+		return 1;
+	}
+	if (strncmp(tok, "direct=", 7) == 0) {
+		if (strcmp(tok + 7, "on") == 0) {
+			d->direct = true;
+		} else if (strcmp(tok + 7, "off") == 0) {
+			d->direct = false;
+		} else {
+			snprintf(err, errlen, "--disk: direct= takes on or off, not '%s'", tok + 7);
+			return -EINVAL;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/* serial=, queues=, bps=, bps_burst=, iops=, iops_burst=, engine=, direct= of --disk: 1 if
+ * tok was one, 0 if not. */
 static int cli_parse_disk_extra(const char *tok, struct disk_config *d, char *err, size_t errlen)
 {
-	int r;
+	int r = cli_parse_disk_io(tok, d, err, errlen);
+
+	if (r)
+		return r;
 
 	if (strncmp(tok, "queues=", 7) == 0) {
 		if (cli_parse_uint(tok + 7, &d->num_queues) < 0 || d->num_queues == 0 ||

@@ -21,6 +21,10 @@ struct virtio_dev_config {
 	bool access_platform; /* iommu=on: offer VIRTIO_F_ACCESS_PLATFORM */
 };
 
+/* How virtio-blk does its I/O: io_uring (default; falls back to sync when the kernel refuses
+ * io_uring) or preadv/pwritev on the device thread. */
+enum disk_engine { DISK_ENGINE_URING, DISK_ENGINE_SYNC };
+
 struct disk_config {
 	const char *path;
 	bool read_only;
@@ -29,6 +33,8 @@ struct disk_config {
 	/* Rate limits (token buckets); 0 = unlimited, a burst of 0 = one second's worth. */
 	uint64_t bps, bps_burst;
 	uint64_t iops, iops_burst;
+	enum disk_engine engine; /* engine=uring|sync */
+	bool direct; /* direct=on: O_DIRECT for aligned requests (default: page cache) */
 	struct virtio_dev_config dev;
 };
 

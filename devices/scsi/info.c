@@ -20,10 +20,6 @@
 #define VPD_BLOCK_CHARS	 0xb1
 #define VPD_PROVISIONING 0xb2
 
-#define MODE_PAGE_CACHING 0x08
-#define MODE_PAGE_CONTROL 0x0a
-#define MODE_PAGE_ALL	  0x3f
-
 /* Thin provisioning (UNMAP, WRITE SAME with UNMAP) only where we may write. */
 static bool lun_provisioned(const struct scsi_lun *l)
 {
@@ -160,16 +156,20 @@ void scsi_report_luns(struct scsi_target *t, struct scsi_cmd *c)
 	scsi_data_in(c, b, n, alloc);
 }
 
-/* SPC-4 "REQUEST SENSE": sense travels with each failed command (autosense), so nothing is
- * pending; fixed format even when DESC asks for descriptors (allowed when unsupported). */
+/* SPC-4 "REQUEST SENSE": sense travels with each failed command (autosense), so only a unit
+ * attention can be pending: it is returned and cleared; else NO SENSE. Fixed format even when
+ * DESC asks for descriptors (allowed when unsupported). */
 void scsi_request_sense(struct scsi_lun *l, struct scsi_cmd *c)
 {
 	struct scsi_cmd tmp = {0};
+	uint16_t ua;
 
-	if (l)
-		scsi_sense(&tmp, SCSI_SK_NO_SENSE, ASC_NONE);
-	else
+	if (!l)
 		scsi_sense(&tmp, SCSI_SK_ILLEGAL_REQUEST, ASC_LUN_NOT_SUPPORTED);
+	else if ((ua = scsi_ua_take(l)))
+		scsi_sense(&tmp, SCSI_SK_UNIT_ATTENTION, ua);
+	else
+		scsi_sense(&tmp, SCSI_SK_NO_SENSE, ASC_NONE);
 	scsi_data_in(c, tmp.sense, SCSI_SENSE_LEN, c->cdb[4]);
 }
 
@@ -193,63 +193,4 @@ void scsi_read_capacity16(struct scsi_lun *l, struct scsi_cmd *c)
 	if (lun_provisioned(l))
 		b[14] = 0x80 | 0x40; /* LBPME, LBPRZ */
 	scsi_data_in(c, b, sizeof(b), get_be32(&c->cdb[10]));
-}
-
-/* Mode pages, current values (changeable: all zero, there is no MODE SELECT). */
-static size_t mode_pages(uint8_t page, bool changeable, uint8_t *p)
-{
-	size_t n = 0;
-
-	if (page == MODE_PAGE_CACHING || page == MODE_PAGE_ALL) {
-		p[0] = MODE_PAGE_CACHING;
-		p[1] = 0x12;
-		if (!changeable)
-			p[2] = 0x04; /* WCE: writes land in the page cache until SYNCHRONIZE */
-		n += 20;
-	}
-	if (page == MODE_PAGE_CONTROL || page == MODE_PAGE_ALL) {
-		p[n] = MODE_PAGE_CONTROL;
-		p[n + 1] = 0x0a;
-		if (!changeable)
-			p[n + 3] = 0x10; /* QUEUE ALGORITHM MODIFIER 1: unrestricted reordering */
-		n += 12;
-	}
-	return n;
-}
-
-void scsi_mode_sense(struct scsi_lun *l, struct scsi_cmd *c, bool ten)
-{
-	const uint8_t *cdb = c->cdb;
-	uint8_t b[8 + 8 + 20 + 12] = {0}, pc = cdb[2] >> 6, page = cdb[2] & 0x3f;
-	size_t hdr = ten ? 8 : 4, n = hdr, alloc = ten ? get_be16(&cdb[7]) : cdb[4];
-	bool dbd = cdb[1] & 0x08;
-
-	if (pc == 3) { /* saved values */
-		scsi_sense(c, SCSI_SK_ILLEGAL_REQUEST, ASC_SAVING_NOT_SUPPORTED);
-		return;
-	}
-	if (page != MODE_PAGE_CACHING && page != MODE_PAGE_CONTROL && page != MODE_PAGE_ALL) {
-		scsi_bad_field(c, 2, 5);
-		return;
-	}
-	if (cdb[3] && !(page == MODE_PAGE_ALL && cdb[3] == 0xff)) { /* subpages */
-		scsi_bad_field(c, 3, 7);
-		return;
-	}
-	/* DEVICE-SPECIFIC PARAMETER (SBC-3): WP, DPOFUA */
-	b[ten ? 3 : 2] = (uint8_t)((l->read_only ? 0x80 : 0) | 0x10);
-	if (!dbd) {
-		/* SBC-3 short LBA block descriptor: number of blocks (saturating), reserved
-		 * byte, 24-bit block length */
-		b[ten ? 7 : 3] = 8;
-		put_be32(&b[n], l->nblocks > 0xffffffffULL ? 0xffffffffu : (uint32_t)l->nblocks);
-		put_be32(&b[n + 4], SCSI_BLOCK_SIZE);
-		n += 8;
-	}
-	n += mode_pages(page, pc == 1, &b[n]);
-	if (ten)
-		put_be16(b, (uint16_t)(n - 2));
-	else
-		b[0] = (uint8_t)(n - 1);
-	scsi_data_in(c, b, n, alloc);
 }

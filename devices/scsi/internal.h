@@ -29,12 +29,23 @@
 #define ASC_LUN_NOT_SUPPORTED	 0x2500
 #define ASC_INVALID_FIELD_PARAM	 0x2600
 #define ASC_WRITE_PROTECTED	 0x2700
+#define ASC_POWER_ON_RESET	 0x2900
+#define ASC_MODE_CHANGED	 0x2a01
+#define ASC_CAPACITY_CHANGED	 0x2a09
 #define ASC_SAVING_NOT_SUPPORTED 0x3900
+
+/* Pending unit attention conditions (struct scsi_lun ua), reported lowest bit first: a reset
+ * outranks parameter changes (SAM-5 lets a device server report them in priority order). */
+#define UA_RESET    0x01u /* POWER ON, RESET, OR BUS DEVICE RESET OCCURRED */
+#define UA_CAPACITY 0x02u /* CAPACITY DATA HAS CHANGED */
+#define UA_MODE	    0x04u /* MODE PARAMETERS CHANGED */
 
 struct scsi_lun {
 	int fd; /* -1: no LUN here */
 	bool read_only;
 	bool flush_failed; /* a failed fdatasync may have dropped dirty pages: fail later syncs */
+	bool wce;	   /* caching mode page WCE; clear: write-through, each write synced */
+	uint8_t ua;	   /* UA_* */
 	uint64_t nblocks;
 	char serial[SCSI_SERIAL_LEN + 1];
 };
@@ -84,6 +95,8 @@ void scsi_sense(struct scsi_cmd *c, uint8_t key, uint16_t asc);
 void scsi_bad_field(struct scsi_cmd *c, unsigned int byte, unsigned int bit);
 /* Return to the initiator min(len, alloc, din_len) bytes of buf (allocation-length rule). */
 void scsi_data_in(struct scsi_cmd *c, const void *buf, size_t len, size_t alloc);
+/* The most important pending unit attention's ASC/ASCQ, now cleared; 0 when none. */
+uint16_t scsi_ua_take(struct scsi_lun *l);
 
 /* info.c: commands that only describe the target. lun is NULL when absent. */
 void scsi_inquiry(struct scsi_target *t, struct scsi_lun *l, struct scsi_cmd *c);
@@ -91,7 +104,10 @@ void scsi_report_luns(struct scsi_target *t, struct scsi_cmd *c);
 void scsi_request_sense(struct scsi_lun *l, struct scsi_cmd *c);
 void scsi_read_capacity10(struct scsi_lun *l, struct scsi_cmd *c);
 void scsi_read_capacity16(struct scsi_lun *l, struct scsi_cmd *c);
+
+/* mode.c: mode parameters. */
 void scsi_mode_sense(struct scsi_lun *l, struct scsi_cmd *c, bool ten);
+void scsi_mode_select(struct scsi_lun *l, struct scsi_cmd *c, bool ten);
 
 /* io.c: commands that touch the medium. */
 void scsi_rw(struct scsi_lun *l, struct scsi_cmd *c, uint64_t lba, uint32_t nblk, bool write,
@@ -100,5 +116,7 @@ void scsi_sync_cache(struct scsi_lun *l, struct scsi_cmd *c, uint64_t lba, uint3
 void scsi_unmap(struct scsi_lun *l, struct scsi_cmd *c);
 void scsi_write_same16(struct scsi_lun *l, struct scsi_cmd *c);
 void scsi_get_lba_status(struct scsi_lun *l, struct scsi_cmd *c);
+/* fdatasync, remembering a failure for SYNCHRONIZE CACHE. 0 or -1. */
+int scsi_lun_sync(struct scsi_lun *l);
 
 #endif /* DEVICES_SCSI_INTERNAL_H */

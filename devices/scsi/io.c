@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Commands that touch the medium: READ/WRITE, SYNCHRONIZE CACHE, UNMAP, WRITE SAME, GET LBA
- * STATUS. Every LBA range is checked overflow-safe before any I/O. */
+ * STATUS. Every LBA range is checked overflow-safe before any I/O. With the write cache off
+ * (caching page WCE 0, see mode.c) every command that changes the medium syncs it before it
+ * completes. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -97,6 +99,20 @@ static int file_discard(int fd, off_t off, uint64_t len)
 	return file_fill(fd, NULL, 0, off, len);
 }
 
+int scsi_lun_sync(struct scsi_lun *l)
+{
+	if (fdatasync(l->fd) == 0)
+		return 0;
+	l->flush_failed = true;
+	return -1;
+}
+
+/* FUA, or write-through (WCE 0): the data is durable before the command completes. */
+static int write_durable(struct scsi_lun *l, bool fua)
+{
+	return fua || !l->wce ? scsi_lun_sync(l) : 0;
+}
+
 static void medium_error(struct scsi_cmd *c, bool write)
 {
 	scsi_sense(c, SCSI_SK_MEDIUM_ERROR, write ? ASC_WRITE_ERROR : ASC_UNRECOVERED_READ);
@@ -138,7 +154,7 @@ void scsi_rw(struct scsi_lun *l, struct scsi_cmd *c, uint64_t lba, uint32_t nblk
 	else
 		cnt = iov_trim(c->din, c->din_cnt, len, iov);
 	if (file_rw(l->fd, iov, cnt, (off_t)(lba * SCSI_BLOCK_SIZE), write) < 0 ||
-	    (write && fua && fdatasync(l->fd) < 0)) {
+	    (write && write_durable(l, fua) < 0)) {
 		medium_error(c, write);
 		return;
 	}
@@ -157,9 +173,7 @@ void scsi_sync_cache(struct scsi_lun *l, struct scsi_cmd *c, uint64_t lba, uint3
 	}
 	/* After a failed fdatasync the kernel may have dropped the dirty pages and the next
 	 * call can succeed: never report those writes as durable. */
-	if (!l->flush_failed && fdatasync(l->fd) < 0)
-		l->flush_failed = true;
-	if (l->flush_failed)
+	if (l->flush_failed || scsi_lun_sync(l) < 0)
 		scsi_sense(c, SCSI_SK_MEDIUM_ERROR, ASC_WRITE_ERROR);
 }
 
@@ -214,6 +228,8 @@ void scsi_unmap(struct scsi_lun *l, struct scsi_cmd *c)
 			return;
 		}
 	}
+	if (n && write_durable(l, false) < 0)
+		medium_error(c, true);
 }
 
 /* SBC-3 "WRITE SAME (16)": one block of data-out (none with NDOB: zeros) written to every
@@ -256,7 +272,7 @@ void scsi_write_same16(struct scsi_lun *l, struct scsi_cmd *c)
 		r = file_discard(l->fd, off, (uint64_t)nblk * SCSI_BLOCK_SIZE);
 	else
 		r = file_fill(l->fd, block, sizeof(block), off, (uint64_t)nblk * SCSI_BLOCK_SIZE);
-	if (r < 0)
+	if (r < 0 || write_durable(l, false) < 0)
 		medium_error(c, true);
 }
 

@@ -17,12 +17,14 @@
 #define OP_READ6	    0x08
 #define OP_WRITE6	    0x0a
 #define OP_INQUIRY	    0x12
+#define OP_MODE_SELECT6	    0x15
 #define OP_MODE_SENSE6	    0x1a
 #define OP_READ_CAPACITY10  0x25
 #define OP_READ10	    0x28
 #define OP_WRITE10	    0x2a
 #define OP_SYNC_CACHE10	    0x35
 #define OP_UNMAP	    0x42
+#define OP_MODE_SELECT10    0x55
 #define OP_MODE_SENSE10	    0x5a
 #define OP_READ16	    0x88
 #define OP_WRITE16	    0x8a
@@ -33,42 +35,36 @@
 #define SA_READ_CAPACITY16  0x10
 #define SA_GET_LBA_STATUS   0x12
 
-size_t scsi_iov_from_buf(const struct iovec *iov, int cnt, size_t off, const void *buf, size_t len)
+size_t scsi_iov_copy(const struct iovec *iov, int cnt, size_t off, void *buf, size_t len,
+		     bool to_iov)
 {
 	size_t done = 0;
 
 	for (int i = 0; i < cnt && done < len; i++) {
+		uint8_t *v, *b = (uint8_t *)buf + done;
 		size_t n;
 
 		if (off >= iov[i].iov_len) {
 			off -= iov[i].iov_len;
 			continue;
 		}
+		v = (uint8_t *)iov[i].iov_base + off;
 		n = MIN(iov[i].iov_len - off, len - done);
-		memcpy((uint8_t *)iov[i].iov_base + off, (const uint8_t *)buf + done, n);
+		memcpy(to_iov ? v : b, to_iov ? b : v, n);
 		done += n;
 		off = 0;
 	}
 	return done;
 }
 
+size_t scsi_iov_from_buf(const struct iovec *iov, int cnt, size_t off, const void *buf, size_t len)
+{
+	return scsi_iov_copy(iov, cnt, off, (void *)buf, len, true);
+}
+
 size_t scsi_iov_to_buf(const struct iovec *iov, int cnt, size_t off, void *buf, size_t len)
 {
-	size_t done = 0;
-
-	for (int i = 0; i < cnt && done < len; i++) {
-		size_t n;
-
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		n = MIN(iov[i].iov_len - off, len - done);
-		memcpy((uint8_t *)buf + done, (const uint8_t *)iov[i].iov_base + off, n);
-		done += n;
-		off = 0;
-	}
-	return done;
+	return scsi_iov_copy(iov, cnt, off, buf, len, false);
 }
 
 /* SPC-4 "Fixed format sense data": response code 70h (current), additional length 10. */
@@ -153,38 +149,53 @@ static void scsi_make_serial(char serial[SCSI_SERIAL_LEN + 1], const struct stat
 	}
 }
 
-int scsi_target_add_lun(struct scsi_target *t, unsigned int lun, const char *path, bool read_only)
+/* Open path into nl: fd, read_only, nblocks, serial. Returns 0 or -errno (nothing open). */
+static int scsi_lun_open(struct scsi_lun *nl, const char *path, bool read_only)
 {
-	struct scsi_lun nl = {.read_only = read_only};
 	struct stat st;
 	off_t size;
 	int r = 0;
 
-	if (lun >= SCSI_MAX_LUNS)
-		return -EINVAL;
-	nl.fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (nl.fd < 0)
+	nl->read_only = read_only;
+	nl->fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (nl->fd < 0)
 		return -errno;
-	if (fstat(nl.fd, &st) < 0) {
+	if (fstat(nl->fd, &st) < 0) {
 		r = -errno;
 	} else if (S_ISDIR(st.st_mode)) {
 		r = -EISDIR;
 	} else {
-		size = lseek(nl.fd, 0, SEEK_END); /* regular files and block devices alike */
+		size = lseek(nl->fd, 0, SEEK_END); /* regular files and block devices alike */
 		if (size < 0)
 			r = -errno;
 		else
-			nl.nblocks = (uint64_t)size / SCSI_BLOCK_SIZE;
+			nl->nblocks = (uint64_t)size / SCSI_BLOCK_SIZE;
 	}
-	if (r == 0) {
-		scsi_make_serial(nl.serial, &st);
-		pthread_mutex_lock(&t->lock);
-		if (t->luns[lun].fd >= 0)
-			r = -EEXIST;
-		else
-			t->luns[lun] = nl;
-		pthread_mutex_unlock(&t->lock);
+	if (r < 0) {
+		close(nl->fd);
+		nl->fd = -1;
+		return r;
 	}
+	scsi_make_serial(nl->serial, &st);
+	return 0;
+}
+
+int scsi_target_add_lun(struct scsi_target *t, unsigned int lun, const char *path, bool read_only)
+{
+	struct scsi_lun nl = {.wce = true, .ua = UA_RESET};
+	int r;
+
+	if (lun >= SCSI_MAX_LUNS)
+		return -EINVAL;
+	r = scsi_lun_open(&nl, path, read_only);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&t->lock);
+	if (t->luns[lun].fd >= 0)
+		r = -EEXIST;
+	else
+		t->luns[lun] = nl;
+	pthread_mutex_unlock(&t->lock);
 	if (r < 0)
 		close(nl.fd);
 	return r;
@@ -215,6 +226,126 @@ bool scsi_target_has_lun(struct scsi_target *t, unsigned int lun)
 	r = t->luns[lun].fd >= 0;
 	pthread_mutex_unlock(&t->lock);
 	return r;
+}
+
+/* New capacity / write protection for LU l (t->lock held): the unit attentions they call
+ * for. Returns SCSI_CHANGED_*. */
+static unsigned int scsi_lun_changed(struct scsi_lun *l, uint64_t nblocks, bool read_only)
+{
+	unsigned int changed = 0;
+
+	if (nblocks != l->nblocks) {
+		l->ua |= UA_CAPACITY;
+		changed |= SCSI_CHANGED_CAPACITY;
+	}
+	if (read_only != l->read_only) {
+		l->ua |= UA_MODE; /* the mode header's WP bit */
+		changed |= SCSI_CHANGED_WP;
+	}
+	l->nblocks = nblocks;
+	l->read_only = read_only;
+	return changed;
+}
+
+int scsi_target_swap_lun(struct scsi_target *t, unsigned int lun, const char *path, bool read_only,
+			 unsigned int *changed)
+{
+	struct scsi_lun nl = {0};
+	unsigned int ch = 0;
+	int r, old = -1;
+
+	if (lun >= SCSI_MAX_LUNS)
+		return -ENOENT;
+	r = scsi_lun_open(&nl, path, read_only); /* may block: outside the lock */
+	if (r < 0)
+		return r;
+	/* No command runs while we hold the lock: the next one sees the new file. */
+	pthread_mutex_lock(&t->lock);
+	if (t->luns[lun].fd < 0) {
+		r = -ENOENT;
+		old = nl.fd;
+	} else {
+		struct scsi_lun *l = &t->luns[lun];
+
+		old = l->fd;
+		l->fd = nl.fd;
+		l->flush_failed = false;
+		ch = scsi_lun_changed(l, nl.nblocks, read_only);
+	}
+	pthread_mutex_unlock(&t->lock);
+	close(old);
+	if (changed)
+		*changed = ch;
+	return r;
+}
+
+int scsi_target_resize_lun(struct scsi_target *t, unsigned int lun, unsigned int *changed)
+{
+	struct scsi_lun *l;
+	unsigned int ch = 0;
+	off_t size;
+	int r = 0;
+
+	if (lun >= SCSI_MAX_LUNS)
+		return -ENOENT;
+	pthread_mutex_lock(&t->lock);
+	l = &t->luns[lun];
+	if (l->fd < 0) {
+		r = -ENOENT;
+	} else {
+		size = lseek(l->fd, 0, SEEK_END);
+		if (size < 0)
+			r = -errno;
+		else
+			ch = scsi_lun_changed(l, (uint64_t)size / SCSI_BLOCK_SIZE, l->read_only);
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (changed)
+		*changed = ch;
+	return r;
+}
+
+int scsi_target_reset_lun(struct scsi_target *t, unsigned int lun)
+{
+	int r = -ENOENT;
+
+	if (lun >= SCSI_MAX_LUNS)
+		return r;
+	pthread_mutex_lock(&t->lock);
+	if (t->luns[lun].fd >= 0) {
+		t->luns[lun].ua |= UA_RESET;
+		r = 0;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+void scsi_target_reset(struct scsi_target *t)
+{
+	pthread_mutex_lock(&t->lock);
+	for (unsigned int i = 0; i < SCSI_MAX_LUNS; i++)
+		if (t->luns[i].fd >= 0)
+			t->luns[i].ua |= UA_RESET;
+	pthread_mutex_unlock(&t->lock);
+}
+
+uint16_t scsi_ua_take(struct scsi_lun *l)
+{
+	static const struct {
+		uint8_t bit;
+		uint16_t asc;
+	} order[] = {
+		{UA_RESET, ASC_POWER_ON_RESET},
+		{UA_CAPACITY, ASC_CAPACITY_CHANGED},
+		{UA_MODE, ASC_MODE_CHANGED},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(order); i++)
+		if (l->ua & order[i].bit) {
+			l->ua &= (uint8_t)~order[i].bit;
+			return order[i].asc;
+		}
+	return 0;
 }
 
 /* Commands that need a logical unit; t->lock held. */
@@ -267,6 +398,10 @@ static void scsi_exec_lun(struct scsi_lun *l, struct scsi_cmd *c)
 	case OP_MODE_SENSE10:
 		scsi_mode_sense(l, c, cdb[0] == OP_MODE_SENSE10);
 		break;
+	case OP_MODE_SELECT6:
+	case OP_MODE_SELECT10:
+		scsi_mode_select(l, c, cdb[0] == OP_MODE_SELECT10);
+		break;
 	case OP_UNMAP:
 		scsi_unmap(l, c);
 		break;
@@ -318,13 +453,18 @@ void scsi_target_exec(struct scsi_target *t, unsigned int lun, struct scsi_cmd *
 	case OP_REQUEST_SENSE:
 		scsi_request_sense(l, c);
 		break;
-	default:
+	default: {
+		uint16_t ua;
+
 		/* SPC-4 "Logical units": other commands to an absent LU */
 		if (!l)
 			scsi_sense(c, SCSI_SK_ILLEGAL_REQUEST, ASC_LUN_NOT_SUPPORTED);
+		else if ((ua = scsi_ua_take(l))) /* SAM-5: reported instead of executing */
+			scsi_sense(c, SCSI_SK_UNIT_ATTENTION, ua);
 		else
 			scsi_exec_lun(l, c);
 		break;
+	}
 	}
 	pthread_mutex_unlock(&t->lock);
 }

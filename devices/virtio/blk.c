@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* virtio-blk: device setup, features, config space, serving the queue, backend swap. */
+/* virtio-blk: device setup, features, config space, serving the queues (both engines), resets,
+ * backend swap, O_DIRECT. */
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -31,7 +32,7 @@ uint8_t blk_writeback(struct blk_dev *blk)
 
 /* Arm the limiter's timer and stop processing the queue until it fires. False when the timer
  * cannot be armed: then the request is served anyway rather than stall the disk for good. */
-static bool blk_throttle(struct blk_dev *blk, uint64_t wait_ns)
+bool blk_throttle(struct blk_dev *blk, uint64_t wait_ns)
 {
 	struct itimerspec its = {
 		.it_value = {.tv_sec = (time_t)(wait_ns / 1000000000ULL),
@@ -47,9 +48,9 @@ static bool blk_throttle(struct blk_dev *blk, uint64_t wait_ns)
 }
 
 /*
- * Worker thread: serve queue q like virtio_queue_serve(), with the rate limiter in front of
- * each request: a request the buckets cannot pay for goes back to the ring (vq_unpop()) and
- * the queue rests until the timer fires. Each request runs under io_lock (backend swap).
+ * Sync engine, worker thread: serve queue q like virtio_queue_serve(), with the rate limiter in
+ * front of each request: a request the buckets cannot pay for goes back to the ring (vq_unpop())
+ * and the queue rests until the timer fires. Each request runs under io_lock (backend swap).
  */
 static void blk_serve(struct blk_dev *blk, unsigned int q)
 {
@@ -87,26 +88,69 @@ static void blk_serve(struct blk_dev *blk, unsigned int q)
 	} while (!vq_budget_spent(vq) && !vq_enable_notify(vq));
 }
 
-/* Worker thread. With VIRTIO_BLK_F_MQ the guest submits on one queue per vCPU without
- * sharing a ring lock; the device thread serves them in turn (an io_uring backend will let
- * their requests overlap). */
-static void blk_queue_notify(struct virtio_dev *vdev, unsigned int q)
+/*
+ * io_uring engine, worker thread: one wake-up. Take the completions in (reap: from the ring),
+ * serve the queues in qmask (every queue when a completion ended a slot shortage), submit
+ * once, then interrupt each queue that got used buffers once. io_lock is held from the first
+ * pop to the submit, so a backend swap never sees an SQE prepared on the old fd unsubmitted.
+ * Manual mode (tests, fuzzers) has no thread to wait for completions on: run until idle,
+ * unless a test holds the requests in flight (blk->hold).
+ */
+static void blk_uring_run(struct blk_dev *blk, uint32_t qmask, bool reap)
 {
-	blk_serve(to_blk(vdev), q);
+	struct virtio_dev *vdev = &blk->vdev;
+	bool all;
+
+	pthread_mutex_lock(&blk->io_lock);
+	if (reap)
+		blk_uring_reap(blk, false);
+	for (;;) {
+		all = blk_uring_process(blk);
+		for (unsigned int q = 0; q < vdev->num_queues; q++)
+			if ((all || (qmask & (1u << q))) && !virtio_dev_is_broken(vdev))
+				blk_uring_serve(blk, q);
+		blk_uring_submit(blk);
+		if (!vdev->manual || blk->hold || !blk->n_inflight || blk_uring_reap(blk, true) < 0)
+			break;
+		qmask = 0;
+	}
+	pthread_mutex_unlock(&blk->io_lock);
+	blk_slots_notify(blk);
 }
 
-/* Worker thread: the rate limiter's timer fired. */
+/* Worker thread. With VIRTIO_BLK_F_MQ the guest submits on one queue per vCPU without
+ * sharing a ring lock; the device thread serves them in turn, and with io_uring their
+ * requests overlap in the kernel. */
+static void blk_queue_notify(struct virtio_dev *vdev, unsigned int q)
+{
+	struct blk_dev *blk = to_blk(vdev);
+
+	if (blk->uring)
+		blk_uring_run(blk, 1u << q, false);
+	else
+		blk_serve(blk, q);
+}
+
+/* Worker thread: the rate limiter's timer fired, or the ring completed requests. */
 static void blk_backend_event(struct virtio_dev *vdev, int fd, uint32_t events)
 {
 	struct blk_dev *blk = to_blk(vdev);
 	uint64_t ticks;
 
-	if (fd != blk->timer_fd)
+	if (fd != blk->timer_fd && fd != blk->ring_efd)
 		return;
 	while (read(fd, &ticks, sizeof(ticks)) < 0 && errno == EINTR)
 		;
+	if (fd == blk->ring_efd) {
+		blk_uring_run(blk, 0, true);
+		return;
+	}
 	blk->throttled = false;
 	/* The throttle covers the whole drive: every queue rested, every queue resumes. */
+	if (blk->uring) {
+		blk_uring_run(blk, ~0u, false);
+		return;
+	}
 	for (unsigned int q = 0; q < vdev->num_queues; q++)
 		if (vdev->queues[q].vq.ready && !virtio_dev_is_broken(vdev))
 			blk_serve(blk, q);
@@ -157,21 +201,41 @@ static int blk_activate(struct virtio_dev *vdev)
 	return 0;
 }
 
-/* Worker joined: forget the throttle and the driver's cache mode. */
+/* Worker joined: wait out and drop the requests in flight (reads still write into guest
+ * memory until their CQE), forget the throttle and the driver's cache mode. */
 static void blk_reset(struct virtio_dev *vdev)
 {
 	struct blk_dev *blk = to_blk(vdev);
 	struct itimerspec off = {0};
 
+	if (blk->uring) {
+		blk_uring_quiesce(blk, -1);
+		blk_slots_free_all(blk); /* an idle device keeps no slot memory */
+	}
 	timerfd_settime(blk->timer_fd, 0, &off, NULL);
 	blk->throttled = false;
 	__atomic_store_n(&blk->writeback, BLK_WRITEBACK_DEFAULT, __ATOMIC_RELAXED);
+}
+
+/* RING_RESET of queue q, worker stopped: its requests in flight are waited for and dropped.
+ * Completions of other queues reaped meanwhile stay in their slots; the worker processes and
+ * pushes them when it runs again (it serves every queue when it starts). */
+static void blk_queue_reset(struct virtio_dev *vdev, unsigned int q)
+{
+	struct blk_dev *blk = to_blk(vdev);
+
+	blk_uring_quiesce(blk, (int)q);
 }
 
 static void blk_destroy(struct virtio_dev *vdev)
 {
 	struct blk_dev *blk = to_blk(vdev);
 
+	blk_uring_quiesce(blk, -1);
+	blk_slots_free_all(blk);
+	blk_uring_exit(blk);
+	if (blk->dfd >= 0)
+		close(blk->dfd);
 	close(blk->fd);
 	close(blk->timer_fd);
 	pthread_mutex_destroy(&blk->io_lock);
@@ -189,6 +253,7 @@ static const struct virtio_dev_ops blk_ops = {
 	.config_write = blk_config_write,
 	.activate = blk_activate,
 	.reset = blk_reset,
+	.queue_reset = blk_queue_reset,
 	.queue_notify = blk_queue_notify,
 	.backend_event = blk_backend_event,
 	.destroy = blk_destroy,
@@ -286,6 +351,42 @@ err:
 	return r;
 }
 
+/*
+ * direct=on: the same file once more with O_DIRECT, and the alignment direct I/O needs
+ * (STATX_DIOALIGN, else 4096). -1 when the file system refuses (then the page cache serves
+ * every request, logged once).
+ */
+static int blk_open_direct(const char *name, const char *path, bool read_only,
+			   const struct stat *st, uint32_t *mem_align, uint32_t *off_align)
+{
+	struct statx sx;
+	struct stat dst;
+	int fd;
+
+	fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_DIRECT);
+	if (fd < 0) {
+		log_info("%s: %s: O_DIRECT not possible (%s), using the page cache", name, path,
+			 strerror(errno));
+		return -1;
+	}
+	/* renamed meanwhile: not the same file */
+	if (fstat(fd, &dst) < 0 || dst.st_dev != st->st_dev || dst.st_ino != st->st_ino)
+		goto refuse;
+	*mem_align = *off_align = BLK_DIO_ALIGN_DEFAULT;
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 &&
+	    (sx.stx_mask & STATX_DIOALIGN)) {
+		if (!sx.stx_dio_offset_align)
+			goto refuse; /* the kernel says: no direct I/O on this file */
+		*mem_align = sx.stx_dio_mem_align ? sx.stx_dio_mem_align : 1;
+		*off_align = sx.stx_dio_offset_align;
+	}
+	return fd;
+refuse:
+	log_info("%s: %s: no direct I/O on this file, using the page cache", name, path);
+	close(fd);
+	return -1;
+}
+
 int blk_create(const struct guest_mem *gm, unsigned int index, const struct disk_config *cfg,
 	       struct virtio_dev **out)
 {
@@ -298,6 +399,9 @@ int blk_create(const struct guest_mem *gm, unsigned int index, const struct disk
 	if (!blk)
 		return -ENOMEM;
 	pthread_mutex_init(&blk->io_lock, NULL);
+	blk->dfd = blk->ring_efd = -1;
+	blk->max_slots = BLK_MAX_INFLIGHT;
+	blk->reaped_tail = &blk->reaped;
 	blk->read_only = cfg->read_only;
 	blk->fd = blk_open(cfg->path, cfg->read_only, &st, &blk->capacity);
 	if (blk->fd < 0) {
@@ -317,10 +421,22 @@ int blk_create(const struct guest_mem *gm, unsigned int index, const struct disk
 	r = virtio_dev_init(&blk->vdev, &blk_ops, gm, index);
 	if (r < 0)
 		goto err_timer;
+	blk->direct = cfg->direct;
+	if (cfg->direct)
+		blk->dfd = blk_open_direct(blk->vdev.name, cfg->path, cfg->read_only, &st,
+					   &blk->dio_mem_align, &blk->dio_off_align);
+	if (cfg->engine == DISK_ENGINE_URING) {
+		r = blk_uring_init(blk);
+		if (r < 0)
+			log_info("%s: io_uring unavailable (%s), using synchronous I/O",
+				 blk->vdev.name, strerror(-r));
+	}
 	/* ops->num_queues is the most; this drive has as many as it was given */
 	blk->vdev.num_queues = cfg->num_queues ? MIN(cfg->num_queues, VIRTIO_MAX_QUEUES) : 1;
 	blk_fill_config(blk);
 	r = virtio_dev_watch_fd(&blk->vdev, blk->timer_fd, EPOLLIN);
+	if (r == 0 && blk->uring)
+		r = virtio_dev_watch_fd(&blk->vdev, blk->ring_efd, EPOLLIN);
 	if (r < 0) { /* cannot happen: a fresh device watches nothing */
 		virtio_dev_destroy(&blk->vdev);
 		return r;
@@ -376,22 +492,34 @@ int blk_set_serial(struct virtio_dev *vdev, const char *serial)
 int blk_swap_backing(struct virtio_dev *vdev, const char *path, bool read_only)
 {
 	struct blk_dev *blk = to_blk(vdev);
+	uint32_t mem_align = 0, off_align = 0;
+	int fd, dfd = -1, old, old_dfd;
 	uint64_t sectors;
 	struct stat st;
-	int fd, old;
 
 	fd = blk_open(path, read_only, &st, &sectors);
 	if (fd < 0)
 		return fd;
-	/* No request is running while we hold io_lock: the next one sees the new file. */
+	if (blk->direct)
+		dfd = blk_open_direct(vdev->name, path, read_only, &st, &mem_align, &off_align);
+	/* No request is being popped or submitted while we hold io_lock: the next one goes to
+	 * the new file. Requests the ring already has finish on the old one (io_uring holds its
+	 * own reference); a write-through sync or the rest of a short transfer that follows
+	 * one goes to the new file. */
 	pthread_mutex_lock(&blk->io_lock);
 	old = blk->fd;
+	old_dfd = blk->dfd;
 	blk->fd = fd;
+	blk->dfd = dfd;
+	blk->dio_mem_align = mem_align;
+	blk->dio_off_align = off_align;
 	__atomic_store_n(&blk->read_only, read_only, __ATOMIC_RELAXED);
 	blk->capacity = sectors;
 	blk->flush_failed = false;
 	pthread_mutex_unlock(&blk->io_lock);
 	close(old);
+	if (old_dfd >= 0)
+		close(old_dfd);
 	pthread_mutex_lock(&vdev->lock);
 	blk->config.capacity = htole64(sectors);
 	pthread_mutex_unlock(&vdev->lock);

@@ -11,16 +11,45 @@ struct virtio_dev;
 
 /*
  * virtio-blk (VIRTIO 1.2 "Block Device") on a raw image file or block device: one request
- * queue; requests IN, OUT, FLUSH, GET_ID, GET_LIFETIME, DISCARD, WRITE_ZEROES and
- * SECURE_ERASE, data moved with preadv/pwritev straight between the file and guest memory.
+ * queue per vCPU (VIRTIO_BLK_F_MQ, cfg->num_queues), all served by the device's one thread;
+ * requests IN, OUT, FLUSH, GET_ID, GET_LIFETIME, DISCARD, WRITE_ZEROES and SECURE_ERASE, data
+ * moved straight between the file and guest memory (no bounce buffer).
  *
  * Features offered: SIZE_MAX, SEG_MAX, BLK_SIZE (logical 512), TOPOLOGY (physical block and
  * I/O sizes from the file system's st_blksize), FLUSH, CONFIG_WCE, DISCARD, WRITE_ZEROES,
- * SECURE_ERASE, LIFETIME, and RO for a read-only disk. Durability: FLUSH is always an
- * fdatasync; in write-through mode (FLUSH not negotiated, or CONFIG_WCE's writeback byte set
- * to 0 by the driver) every write-like request is followed by one. Write-like requests on a
- * read-only disk fail with IOERR and touch nothing. Capacity is the file size rounded down
- * to 512-byte sectors; it changes only through blk_swap_backing().
+ * SECURE_ERASE, LIFETIME, MQ with more than one queue, and RO for a read-only disk.
+ * Durability: FLUSH is always a data sync; in write-through mode (FLUSH not negotiated, or
+ * CONFIG_WCE's writeback byte set to 0 by the driver) every write-like request is followed by
+ * one before it completes. After a data sync failed, every later FLUSH fails (the kernel may
+ * have dropped the dirty pages). Write-like requests on a read-only disk fail with IOERR and
+ * touch nothing. Capacity is the file size rounded down to 512-byte sectors; it changes only
+ * through blk_swap_backing().
+ *
+ * Engines (cfg->engine). One parser (blk_req.c) checks every request for both.
+ *  - sync: the device thread pops a request, does preadv/pwritev/fdatasync, pushes it.
+ *  - uring (default): one io_uring per device. READ and WRITE go out as READV/WRITEV on the
+ *    guest's iovecs, FLUSH as a data-only FSYNC; GET_ID, GET_LIFETIME, DISCARD, WRITE_ZEROES,
+ *    SECURE_ERASE and refused requests are answered inline. The device thread pops from
+ *    every queue, submits once per wake-up, and reaps completions when the ring's eventfd
+ *    fires, so requests of all queues overlap in the kernel. A completion shorter than asked
+ *    is finished synchronously; a write-through write sends an FSYNC before it completes.
+ *    A popped request holds a slot (allocated on demand, at most 256 per device); with none
+ *    left the device stops popping until a completion frees one. If the kernel refuses
+ *    io_uring (ENOSYS, EPERM: seccomp, sysctl), the disk logs it once and runs sync.
+ * Ordering: with VIRTIO_F_IN_ORDER used buffers go back in the order each queue's requests
+ * were popped (a finished request waits for the ones before it); without it, as they finish.
+ * One interrupt per queue per batch of completions.
+ * Resets: a device reset, and a RING_RESET of one queue, first wait until every request in
+ * flight on the affected queues has completed (a read still writes guest memory until then)
+ * and drop them without using their buffers. Completions of other queues seen meanwhile are
+ * kept in their slots and used when the device thread runs again.
+ *
+ * O_DIRECT (cfg->direct, default off: the host page cache, as Firecracker, Cloud Hypervisor
+ * and QEMU default to): the file is opened a second time with O_DIRECT. A request whose file
+ * offset and every guest segment (address and length) meet the alignment the kernel reports
+ * (STATX_DIOALIGN, else 4096) goes through it; any other through the page cache, which the
+ * kernel keeps coherent with direct I/O. A file system that refuses O_DIRECT is logged and
+ * the disk stays buffered.
  *
  * Opens cfg->path (O_RDONLY when cfg->read_only, which also offers VIRTIO_BLK_F_RO) and
  * creates device "blk<index>". The serial (GET_ID) defaults to one derived from the file's
@@ -66,8 +95,11 @@ int blk_set_serial(struct virtio_dev *vdev, const char *serial);
 
 /*
  * Replace the backing file while the VM runs (media change). Main thread. Opens path (O_RDONLY
- * when read_only), then hands it to the device under the device's I/O lock: requests after
- * the swap go to the new file, the old fd is closed. The capacity in config space is updated
+ * when read_only; with direct=on also its O_DIRECT twin), then hands it to the device under
+ * the device's I/O lock: requests popped after the swap go to the new file, the old fds are
+ * closed. Requests io_uring already has finish on the old file (the ring holds its own
+ * reference); the write-through sync or the synchronous rest of a short transfer that may
+ * follow one goes to the new file. The capacity in config space is updated
  * and a configuration change notification raised (the generation moves), so the guest sees
  * the new size. Feature bits cannot change while the driver runs: swapping a read-write disk
  * to a read-only file makes writes fail with IOERR (VIRTIO_BLK_F_RO is offered again after the

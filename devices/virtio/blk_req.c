@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * virtio-blk request parsing and execution (VIRTIO 1.2 "Device Operation"), synchronous: the
- * device thread does the I/O with preadv/pwritev/fallocate/fdatasync and answers at once.
- * Everything in a chain is guest-controlled.
+ * virtio-blk request parsing (VIRTIO 1.2 "Device Operation"), shared by both engines, and
+ * synchronous execution: the sync engine's reads, writes and flushes, and for both engines
+ * the requests that are always answered inline (GET_ID, GET_LIFETIME, DISCARD, WRITE_ZEROES,
+ * SECURE_ERASE) with preadv/pwritev/fallocate/fdatasync. Everything in a chain is
+ * guest-controlled.
  */
 #include <endian.h>
 #include <errno.h>
@@ -20,7 +22,7 @@
  * (a regular file returns short only at EOF or on ENOSPC, a block device also on signals).
  * Returns 0 or -errno; -EIO when the file ended early.
  */
-static int blk_rw(int fd, struct iovec *iov, int cnt, off_t off, bool write)
+int blk_rw(int fd, struct iovec *iov, int cnt, off_t off, bool write)
 {
 	while (cnt > 0) {
 		ssize_t n = write ? pwritev(fd, iov, cnt, off) : preadv(fd, iov, cnt, off);
@@ -64,7 +66,7 @@ static bool blk_range_ok(const struct blk_dev *blk, uint64_t sector, uint64_t ns
 }
 
 /* Write-through: FLUSH not negotiated, or CONFIG_WCE's writeback byte set to 0. */
-static bool blk_writethrough(struct blk_dev *blk)
+bool blk_writethrough(struct blk_dev *blk)
 {
 	return !virtio_has_feature(&blk->vdev, VIRTIO_BLK_F_FLUSH) || !blk_writeback(blk);
 }
@@ -74,62 +76,71 @@ static int blk_sync(struct blk_dev *blk)
 	return fdatasync(blk->fd) < 0 ? -errno : 0;
 }
 
-/* T_IN: read len bytes at sector into the writable part (before the status byte). */
-static uint8_t blk_read(struct blk_dev *blk, struct vq_chain *c, uint64_t sector, uint32_t len,
-			uint32_t *written)
+int blk_pick_fd(const struct blk_dev *blk, off_t off, const struct iovec *iov, int cnt)
 {
-	struct iovec iov[VQ_MAX_SEGS];
-	size_t got;
-	int cnt, r;
+	if (blk->dfd < 0 || (uint64_t)off % blk->dio_off_align)
+		return blk->fd;
+	for (int i = 0; i < cnt; i++)
+		if ((uintptr_t)iov[i].iov_base % blk->dio_mem_align ||
+		    iov[i].iov_len % blk->dio_off_align)
+			return blk->fd; /* the page cache copes; the kernel keeps both coherent */
+	return blk->dfd;
+}
 
-	if (len % BLK_SECTOR_SIZE || !blk_range_ok(blk, sector, len >> BLK_SECTOR_SHIFT)) {
-		blk_warn(blk, "read of %" PRIu32 " bytes at sector %" PRIu64 " refused", len,
-			 sector);
-		return VIRTIO_BLK_S_IOERR;
+/* T_IN / T_OUT: check the range and cut the data part out of the chain (reads: the writable
+ * bytes before the status; writes: the rest of the readable part). */
+static enum blk_kind blk_parse_rw(struct blk_dev *blk, struct vq_chain *c, struct blk_io *io)
+{
+	size_t len = io->write ? vq_chain_pull_left(c) : io->data_in;
+
+	if (io->write && blk->read_only) {
+		io->st = VIRTIO_BLK_S_IOERR; /* "Device Requirements": F_RO fails writes */
+		return BLK_DONE;
 	}
-	cnt = vq_chain_push_iov(c, len, iov, VQ_MAX_SEGS, &got);
-	r = blk_rw(blk->fd, iov, cnt, (off_t)(sector << BLK_SECTOR_SHIFT), false);
+	if (len % BLK_SECTOR_SIZE || !blk_range_ok(blk, io->sector, len >> BLK_SECTOR_SHIFT)) {
+		blk_warn(blk, "%s of %zu bytes at sector %" PRIu64 " refused",
+			 io->write ? "write" : "read", len, io->sector);
+		io->st = VIRTIO_BLK_S_IOERR;
+		return BLK_DONE;
+	}
+	io->iovcnt = io->write ? vq_chain_pull_iov(c, len, io->iov, VQ_MAX_SEGS, &io->len)
+			       : vq_chain_push_iov(c, len, io->iov, VQ_MAX_SEGS, &io->len);
+	io->off = (off_t)(io->sector << BLK_SECTOR_SHIFT);
+	return BLK_RW;
+}
+
+/* Sync engine: a checked read or write, then (write-through) a data sync. */
+static uint8_t blk_rw_exec(struct blk_dev *blk, struct blk_io *io)
+{
+	int r = blk_rw(blk_pick_fd(blk, io->off, io->iov, io->iovcnt), io->iov, io->iovcnt, io->off,
+		       io->write);
+
+	if (r == 0 && io->write && blk_writethrough(blk))
+		r = blk_sync(blk);
 	if (r < 0) {
-		blk_warn(blk, "read at sector %" PRIu64 ": %s", sector, strerror(-r));
+		blk_warn(blk, "%s at sector %" PRIu64 ": %s", io->write ? "write" : "read",
+			 io->sector, strerror(-r));
 		return VIRTIO_BLK_S_IOERR;
 	}
-	*written = (uint32_t)got;
+	if (!io->write)
+		io->written = (uint32_t)io->len;
 	return VIRTIO_BLK_S_OK;
 }
 
-/* T_OUT: write the rest of the readable part at sector. */
-static uint8_t blk_write(struct blk_dev *blk, struct vq_chain *c, uint64_t sector)
+uint8_t blk_flush_status(struct blk_dev *blk, int err)
 {
-	struct iovec iov[VQ_MAX_SEGS];
-	size_t len = vq_chain_pull_left(c), got;
-	int cnt, r;
-
-	if (blk->read_only)
-		return VIRTIO_BLK_S_IOERR; /* "Device Requirements": F_RO fails writes */
-	if (len % BLK_SECTOR_SIZE || !blk_range_ok(blk, sector, len >> BLK_SECTOR_SHIFT)) {
-		blk_warn(blk, "write of %zu bytes at sector %" PRIu64 " refused", len, sector);
-		return VIRTIO_BLK_S_IOERR;
+	if (!blk->flush_failed && err < 0) {
+		/* After a failed fdatasync the kernel may have dropped the dirty pages and the
+		 * next call can succeed; never report those writes as durable. */
+		blk_warn(blk, "flush: %s; failing every later flush", strerror(-err));
+		blk->flush_failed = true;
 	}
-	cnt = vq_chain_pull_iov(c, len, iov, VQ_MAX_SEGS, &got);
-	r = blk_rw(blk->fd, iov, cnt, (off_t)(sector << BLK_SECTOR_SHIFT), true);
-	if (r == 0 && blk_writethrough(blk))
-		r = blk_sync(blk);
-	if (r < 0) {
-		blk_warn(blk, "write at sector %" PRIu64 ": %s", sector, strerror(-r));
-		return VIRTIO_BLK_S_IOERR;
-	}
-	return VIRTIO_BLK_S_OK;
+	return blk->flush_failed ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
 }
 
 static uint8_t blk_flush(struct blk_dev *blk)
 {
-	if (!blk->flush_failed && fdatasync(blk->fd) < 0) {
-		/* After a failed fdatasync the kernel may have dropped the dirty pages and the
-		 * next call can succeed; never report those writes as durable. */
-		blk_warn(blk, "flush: %s; failing every later flush", strerror(errno));
-		blk->flush_failed = true;
-	}
-	return blk->flush_failed ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+	return blk_flush_status(blk, blk->flush_failed ? 0 : blk_sync(blk));
 }
 
 /* T_GET_ID: the 20-byte serial; a smaller buffer cannot hold it. */
@@ -243,27 +254,52 @@ static const struct blk_range_kind *blk_range_kind(uint32_t type)
 						   : &se;
 }
 
+/* Copy len bytes from the start of the chain's writable part (guest memory the device may
+ * also read) without moving the push cursor. */
+static void blk_peek_writable(const struct vq_chain *c, void *dst, size_t len)
+{
+	uint8_t *d = dst;
+
+	for (int i = c->n_out; i < c->n_out + c->n_in && len; i++) {
+		size_t n = MIN(len, c->iov[i].iov_len);
+
+		memcpy(d, c->iov[i].iov_base, n);
+		d += n;
+		len -= n;
+	}
+}
+
 /*
  * DISCARD / WRITE_ZEROES / SECURE_ERASE ("Device Requirements: Device Operation"): unknown
  * flags, or unmap on a discard / secure erase, -> UNSUPP; a payload that is not whole
  * segments, too many segments, too many sectors in one, a range past the capacity or not
  * aligned (discard, secure erase) -> IOERR. Every segment is checked before any is executed.
  */
-static uint8_t blk_ranges(struct blk_dev *blk, struct vq_chain *c, uint32_t type)
+static uint8_t blk_ranges(struct blk_dev *blk, struct vq_chain *c, uint32_t type, uint32_t data_in)
 {
 	const struct blk_range_kind *k = blk_range_kind(type);
 	struct virtio_blk_discard_write_zeroes seg[BLK_MAX_RANGE_SEG];
 	size_t len = vq_chain_pull_left(c);
-	uint32_t n = (uint32_t)(len / sizeof(seg[0])), align = k->align ? k->align : blk->io_align;
+	bool from_writable = type == VIRTIO_BLK_T_SECURE_ERASE && len == 0 && data_in;
+	uint32_t n, align = k->align ? k->align : blk->io_align;
 	int r = 0;
 
 	if (blk->read_only)
 		return VIRTIO_BLK_S_IOERR;
+	/* Linux (6.1 at least) picks a request's data direction from the type's low bit
+	 * (VIRTIO_BLK_T_OUT), which SECURE_ERASE (14) has clear: its segments arrive in the
+	 * device-writable part. Accept them there when the readable part is empty. */
+	if (from_writable)
+		len = data_in;
+	n = (uint32_t)(len / sizeof(seg[0]));
 	if (len == 0 || len % sizeof(seg[0]) || n > k->max_seg) {
 		blk_warn(blk, "%s: payload of %zu bytes refused", k->name, len);
 		return VIRTIO_BLK_S_IOERR;
 	}
-	vq_chain_pull(c, seg, len);
+	if (from_writable)
+		blk_peek_writable(c, seg, len);
+	else
+		vq_chain_pull(c, seg, len);
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t sector = le64toh(seg[i].sector);
 		uint32_t nsec = le32toh(seg[i].num_sectors), flags = le32toh(seg[i].flags);
@@ -309,62 +345,87 @@ static int blk_type_feature(uint32_t type)
 }
 
 /*
- * Execute one request chain (guest-controlled from here on) and return the used length:
- * data bytes written to the guest plus the status byte. A chain without any writable byte
- * cannot carry a status; it is returned unanswered (used length 0). A type whose feature was
- * not negotiated is UNSUPP, except FLUSH: Linux sends none then, and syncing is harmless.
+ * Parse one request chain (guest-controlled from here on). A chain without any writable byte
+ * cannot carry a status: BLK_DROP (returned unanswered, used length 0). A type whose feature
+ * was not negotiated is UNSUPP, except FLUSH: Linux sends none then, and syncing is harmless.
+ * Malformed or out-of-range requests are answered here (BLK_DONE) and touch nothing.
  */
-uint32_t blk_handle(struct blk_dev *blk, struct vq_chain *c)
+enum blk_kind blk_parse(struct blk_dev *blk, struct vq_chain *c, struct blk_io *io)
 {
 	struct virtio_blk_outhdr hdr;
-	uint8_t *status = blk_status_byte(c), st;
-	uint32_t data_in, written = 0, type;
-	uint64_t sector;
 	int feat;
 
-	if (!status) {
+	io->status = blk_status_byte(c);
+	io->written = 0;
+	io->type = 0;
+	if (!io->status) {
 		blk_warn(blk, "request %u has no status byte, dropped", c->head);
-		return 0;
+		return BLK_DROP;
 	}
-	data_in = c->in_len - 1; /* writable bytes before the status */
+	io->data_in = c->in_len - 1;
+	io->st = VIRTIO_BLK_S_IOERR;
 	if (vq_chain_pull(c, &hdr, sizeof(hdr)) != sizeof(hdr)) {
 		blk_warn(blk, "request %u: header of %" PRIu32 " bytes", c->head, c->out_len);
-		st = VIRTIO_BLK_S_IOERR;
-		goto out;
+		return BLK_DONE;
 	}
-	sector = le64toh(hdr.sector);
-	type = le32toh(hdr.type);
-	feat = blk_type_feature(type);
+	io->sector = le64toh(hdr.sector);
+	io->type = le32toh(hdr.type);
+	feat = blk_type_feature(io->type);
 	if (feat >= 0 && !virtio_has_feature(&blk->vdev, feat)) {
-		st = VIRTIO_BLK_S_UNSUPP;
-		goto out;
+		io->st = VIRTIO_BLK_S_UNSUPP;
+		return BLK_DONE;
 	}
-	switch (type) {
+	switch (io->type) {
 	case VIRTIO_BLK_T_IN:
-		st = blk_read(blk, c, sector, data_in, &written);
-		break;
 	case VIRTIO_BLK_T_OUT:
-		st = blk_write(blk, c, sector);
-		break;
+		io->write = io->type == VIRTIO_BLK_T_OUT;
+		return blk_parse_rw(blk, c, io);
 	case VIRTIO_BLK_T_FLUSH:
-		st = blk_flush(blk);
-		break;
+		return BLK_FLUSH;
 	case VIRTIO_BLK_T_GET_ID:
-		st = blk_get_id(blk, c, data_in, &written);
-		break;
 	case VIRTIO_BLK_T_GET_LIFETIME:
-		st = blk_get_lifetime(blk, c, data_in, &written);
-		break;
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES:
 	case VIRTIO_BLK_T_SECURE_ERASE:
-		st = blk_ranges(blk, c, type);
-		break;
+		return BLK_INLINE;
 	default:
-		st = VIRTIO_BLK_S_UNSUPP;
-		break;
+		io->st = VIRTIO_BLK_S_UNSUPP;
+		return BLK_DONE;
 	}
-out:
-	*status = st;
-	return written + 1;
+}
+
+uint8_t blk_exec_inline(struct blk_dev *blk, struct vq_chain *c, struct blk_io *io)
+{
+	switch (io->type) {
+	case VIRTIO_BLK_T_GET_ID:
+		return blk_get_id(blk, c, io->data_in, &io->written);
+	case VIRTIO_BLK_T_GET_LIFETIME:
+		return blk_get_lifetime(blk, c, io->data_in, &io->written);
+	default:
+		return blk_ranges(blk, c, io->type, io->data_in);
+	}
+}
+
+uint32_t blk_finish(struct blk_io *io, uint8_t st)
+{
+	*io->status = st;
+	return io->written + 1;
+}
+
+uint32_t blk_handle(struct blk_dev *blk, struct vq_chain *c)
+{
+	struct blk_io io;
+
+	switch (blk_parse(blk, c, &io)) {
+	case BLK_DROP:
+		return 0;
+	case BLK_RW:
+		return blk_finish(&io, blk_rw_exec(blk, &io));
+	case BLK_FLUSH:
+		return blk_finish(&io, blk_flush(blk));
+	case BLK_INLINE:
+		return blk_finish(&io, blk_exec_inline(blk, c, &io));
+	default:
+		return blk_finish(&io, io.st);
+	}
 }

@@ -158,15 +158,20 @@ static uint8_t scsi_tmf(struct scsi_dev *s, uint32_t subtype, const uint8_t lun[
 		return VIRTIO_SCSI_S_BAD_TARGET;
 	switch (subtype) {
 	case VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET:
+		/* the only initiator: every LU of the target gets the reset's unit attention */
+		scsi_target_reset(s->target);
+		return VIRTIO_SCSI_S_FUNCTION_COMPLETE;
+	case VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET:
+		if (scsi_target_reset_lun(s->target, (unsigned int)l) < 0)
+			return VIRTIO_SCSI_S_INCORRECT_LUN;
 		return VIRTIO_SCSI_S_FUNCTION_COMPLETE;
 	case VIRTIO_SCSI_T_TMF_ABORT_TASK:
 	case VIRTIO_SCSI_T_TMF_ABORT_TASK_SET:
 	case VIRTIO_SCSI_T_TMF_CLEAR_TASK_SET:
-	case VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET:
 	case VIRTIO_SCSI_T_TMF_QUERY_TASK:
 	case VIRTIO_SCSI_T_TMF_QUERY_TASK_SET:
 		/* Requests complete before the next one is popped: nothing is ever in flight
-		 * to abort, reset or report (QUERY: "task not found" is FUNCTION COMPLETE). */
+		 * to abort or report (QUERY: "task not found" is FUNCTION COMPLETE). */
 		if (!scsi_target_has_lun(s->target, (unsigned int)l))
 			return VIRTIO_SCSI_S_INCORRECT_LUN;
 		return VIRTIO_SCSI_S_FUNCTION_COMPLETE;
@@ -247,12 +252,13 @@ static void scsi_event_flush(struct scsi_dev *s)
 	pthread_mutex_unlock(&s->ev_lock);
 }
 
-/* Any thread: queue an event and wake the worker. */
-static void scsi_event_post(struct scsi_dev *s, uint32_t event, uint32_t reason, unsigned int lun)
+/* Any thread: queue an event (when the driver negotiated `feature`) and wake the worker. */
+static void scsi_event_post(struct scsi_dev *s, unsigned int feature, uint32_t event,
+			    uint32_t reason, unsigned int lun)
 {
 	struct virtio_scsi_event ev = {0};
 
-	if (!virtio_has_feature(&s->vdev, VIRTIO_SCSI_F_HOTPLUG))
+	if (!virtio_has_feature(&s->vdev, feature))
 		return; /* the driver scans when it starts; nobody to tell before */
 	ev.event = htole32(event);
 	ev.reason = htole32(reason);
@@ -274,8 +280,8 @@ int scsi_hotplug_lun(struct virtio_dev *vdev, unsigned int lun, const char *path
 	int r = scsi_target_add_lun(s->target, lun, path, read_only);
 
 	if (r == 0)
-		scsi_event_post(s, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN,
-				lun);
+		scsi_event_post(s, VIRTIO_SCSI_F_HOTPLUG, VIRTIO_SCSI_T_TRANSPORT_RESET,
+				VIRTIO_SCSI_EVT_RESET_RESCAN, lun);
 	return r;
 }
 
@@ -285,8 +291,43 @@ int scsi_hotunplug_lun(struct virtio_dev *vdev, unsigned int lun)
 	int r = scsi_target_remove_lun(s->target, lun);
 
 	if (r == 0)
-		scsi_event_post(s, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_REMOVED,
-				lun);
+		scsi_event_post(s, VIRTIO_SCSI_F_HOTPLUG, VIRTIO_SCSI_T_TRANSPORT_RESET,
+				VIRTIO_SCSI_EVT_RESET_REMOVED, lun);
+	return r;
+}
+
+/* "Device Operation: eventq", parameter change: reason carries the ASC in bits 0..7 and the
+ * ASCQ in bits 8..15 of the unit attention also pending. Linux rescans the LU on 2Ah/09h
+ * (capacity) and 2Ah/01h (mode parameters: it re-reads WP). */
+static void scsi_param_changed(struct scsi_dev *s, unsigned int lun, unsigned int changed)
+{
+	if (changed & SCSI_CHANGED_CAPACITY)
+		scsi_event_post(s, VIRTIO_SCSI_F_CHANGE, VIRTIO_SCSI_T_PARAM_CHANGE,
+				0x2a | 0x09 << 8, lun);
+	if (changed & SCSI_CHANGED_WP)
+		scsi_event_post(s, VIRTIO_SCSI_F_CHANGE, VIRTIO_SCSI_T_PARAM_CHANGE,
+				0x2a | 0x01 << 8, lun);
+}
+
+int scsi_swap_lun(struct virtio_dev *vdev, unsigned int lun, const char *path, bool read_only)
+{
+	struct scsi_dev *s = to_scsi(vdev);
+	unsigned int changed = 0;
+	int r = scsi_target_swap_lun(s->target, lun, path, read_only, &changed);
+
+	if (r == 0)
+		scsi_param_changed(s, lun, changed);
+	return r;
+}
+
+int scsi_resize_lun(struct virtio_dev *vdev, unsigned int lun)
+{
+	struct scsi_dev *s = to_scsi(vdev);
+	unsigned int changed = 0;
+	int r = scsi_target_resize_lun(s->target, lun, &changed);
+
+	if (r == 0)
+		scsi_param_changed(s, lun, changed);
 	return r;
 }
 
@@ -301,7 +342,7 @@ static void scsi_queue_notify(struct virtio_dev *vdev, unsigned int q)
 
 static uint64_t scsi_features(struct virtio_dev *vdev)
 {
-	return 1ULL << VIRTIO_SCSI_F_HOTPLUG;
+	return 1ULL << VIRTIO_SCSI_F_HOTPLUG | 1ULL << VIRTIO_SCSI_F_CHANGE;
 }
 
 static void scsi_config_get(struct scsi_dev *s, struct virtio_scsi_config *cfg)

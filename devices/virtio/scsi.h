@@ -26,9 +26,12 @@ struct scsi_config {
  * (devices/scsi/target.h): one channel, one target (0), LUNs 0..SCSI_MAX_LUNS-1; queues
  * control (0), event (1) and one request queue (2). Commands complete synchronously on the
  * device's worker thread, so task management functions always find nothing in flight and
- * report FUNCTION COMPLETE. Feature VIRTIO_SCSI_F_HOTPLUG (LUN add/remove events on the event
- * queue) is offered; INOUT, CHANGE and T10_PI are not. sense_size / cdb_size are
- * driver-writable as the spec requires and reset to 96 / 32.
+ * report FUNCTION COMPLETE; LOGICAL UNIT RESET and I_T NEXUS RESET leave the reset unit
+ * attention on the LU(s) (devices/scsi/target.h). Features VIRTIO_SCSI_F_HOTPLUG (LUN
+ * add/remove events on the event queue) and VIRTIO_SCSI_F_CHANGE (capacity / write protection
+ * change events) are offered; INOUT and T10_PI are not. sense_size / cdb_size are driver-writable
+ * as the spec requires and reset to 96 / 32. A virtio device reset is not a SCSI reset: the LUs
+ * keep their unit attentions and mode parameters (a starting driver sees POWER ON once per LU).
  *
  * Opens every configured LUN and creates device "scsi<index>". Main thread. Returns 0 or
  * -errno (-EINVAL: n_luns too large; else the first failing open's error, -EISDIR for a
@@ -46,5 +49,18 @@ int scsi_create(const struct guest_mem *gm, unsigned int index, const struct scs
  */
 int scsi_hotplug_lun(struct virtio_dev *vdev, unsigned int lun, const char *path, bool read_only);
 int scsi_hotunplug_lun(struct virtio_dev *vdev, unsigned int lun);
+
+/*
+ * Backing changes (any thread): scsi_swap_lun() replaces LUN lun's file with path (opened
+ * O_RDONLY with read_only; scsi_target_swap_lun()), scsi_resize_lun() takes the new size of
+ * the current file after the host resized it (scsi_target_resize_lun()). When the capacity
+ * changed, the LU reports CAPACITY DATA HAS CHANGED (2Ah/09h) as a unit attention and, when
+ * the driver negotiated VIRTIO_SCSI_F_CHANGE, a VIRTIO_SCSI_T_PARAM_CHANGE event with reason
+ * 2Ah | 09h << 8 is queued (Linux rescans the disk on it); likewise MODE PARAMETERS CHANGED
+ * (2Ah/01h) when a swap changes read-only. Return 0, -ENOENT (no such LUN) or the open's /
+ * size query's -errno; on error nothing changed.
+ */
+int scsi_swap_lun(struct virtio_dev *vdev, unsigned int lun, const char *path, bool read_only);
+int scsi_resize_lun(struct virtio_dev *vdev, unsigned int lun);
 
 #endif /* DEVICES_VIRTIO_SCSI_H */

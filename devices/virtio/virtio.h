@@ -27,8 +27,8 @@
 struct guest_mem;
 struct virtio_dev;
 
-#define VIRTIO_MAX_QUEUES    8
-#define VIRTIO_MAX_WATCH_FDS 4
+#define VIRTIO_MAX_QUEUES    17 /* virtio-net: 8 queue pairs + the control queue */
+#define VIRTIO_MAX_WATCH_FDS 12 /* virtio-net: a tap fd per pair + timers */
 #define VIRTIO_MAX_SHM	     4
 
 /*

@@ -8,7 +8,10 @@
 # Added: qemu-system-x86_64 with every library ldd names (+ libgcc_s.so.1,
 # which glibc dlopens and ldd does not list) at their own paths, the firmware
 # QEMU's -M microvm loads (in /opt/mv/qemu, passed with -L), the static
-# launch_probe and tests/bench/l1-bench.sh.
+# launch_probe and tests/bench/l1-bench.sh; with the storage case also
+# /opt/mv/fio.cpio: an uncompressed archive with fio in /bin and its libraries
+# (~80 MiB: Debian's fio links the Ceph, Gluster and RDMA engines), which
+# l1-bench.sh puts in front of the L2 initramfs.
 #
 # Usage: tests/bench/l1-bench-overlay.sh OUT.cpio MICROVM LAUNCH_PROBE [N [CASES]]
 #   N: measured runs per VMM and case (default 10); CASES: tiny,linux (default)
@@ -43,20 +46,38 @@ root=$(mktemp -d "${TMPDIR:-/tmp}/bench-overlay.XXXXXX")
 trap 'rm -rf "$root" "$root.cpio" "$out.base"' EXIT
 mkdir -p "$root/usr/bin" "$root/opt/mv/qemu" "$root/etc"
 # bundle BINARY - BINARY into /usr/bin, its libraries at their own paths.
+# bundle BINARY [ROOT [DIR]] - BINARY into ROOT/DIR (default $root/usr/bin),
+# its libraries at their own paths under ROOT.
 bundle()
 {
-	cp "$1" "$root/usr/bin/"
+	r=${2:-$root}
+	mkdir -p "$r${3:-/usr/bin}"
+	cp "$1" "$r${3:-/usr/bin}/"
 	for f in $(ldd "$1" | awk '/=> \// { print $3 } /^\t\// { print $1 }') \
 		/lib/x86_64-linux-gnu/libgcc_s.so.1; do
 		[ -e "$f" ] || continue
-		mkdir -p "$root$(dirname "$f")"
-		cp -L "$f" "$root$f"
+		mkdir -p "$r$(dirname "$f")"
+		cp -L "$f" "$r$f"
 	done
 }
 bundle "$qemu"
 # The diag case also straces one microvm start, when the host has strace.
 case ",$cases," in
 *,diag,*) ! command -v strace >/dev/null || bundle "$(command -v strace)" ;;
+esac
+case ",$cases," in
+*,storage,*)
+	fio=$(command -v fio) || {
+		echo "bench: fio not installed (apt-get install fio)" >&2
+		exit 1
+	}
+	froot=$root.fio
+	rm -rf "$froot"
+	bundle "$fio" "$froot" /bin
+	(cd "$froot" && find . -mindepth 1 | LC_ALL=C sort |
+		cpio --quiet -o -H newc -R 0:0) >"$root/opt/mv/fio.cpio"
+	rm -rf "$froot"
+	;;
 esac
 for f in $firmware; do
 	cp "$qshare/$f" "$root/opt/mv/qemu/"

@@ -3,7 +3,8 @@
 # tests/bench/l1-bench-overlay.sh installs it as /opt/mv/l1-tests.sh, so
 # images/l1-init runs it with the words of /etc/mvcases as arguments:
 #     n=RUNS        measured runs per VMM and case (default 10)
-#     cases=a,b     tiny, linux, pci (default all three); diag (see diag())
+#     cases=a,b     tiny, linux, pci (default all three); storage (fio
+#                   inside the guest, see cmd_microvm_storage); diag (see diag())
 # and, from L1's kernel command line, mvbench_from=K: measured runs start at
 # K (run-bench.sh's restart after L1 froze).
 # Both VMMs run in this one L1 boot, interleaved (run i: microvm then QEMU for
@@ -123,6 +124,35 @@ cmd_qemu_linux()
 	printf '%s\n' "$@"
 }
 
+# storage: fio in the L2 guest (check_fio in images/l2-init: 4 KiB random read
+# and write at depth 32, 1 MiB sequential read and write at depth 8, O_DIRECT,
+# libaio) on a 256 MiB virtio-blk disk on PCI, one vCPU.  The initrd is
+# fio's archive (fio and every library it loads, uncompressed, built by
+# l1-bench-overlay.sh) followed by the test initramfs.  Same backing file
+# layout on L1's tmpfs and the same cache mode for both VMMs: the host page
+# cache (microvm's default; QEMU's default cache=writeback).  Each VMM's own
+# defaults otherwise: microvm's io_uring engine and device thread, QEMU's
+# main-loop virtio-blk with its thread-pool AIO.
+STORAGE_CMDLINE="console=ttyS0 reboot=k panic=1 quiet mvtest=fio mvend=poweroff"
+STORAGE_MARKER="FIO "
+
+cmd_microvm_storage()
+{
+	set -- "$MV" --kernel "$L2/bzImage" --initrd "$W/initrd-fio.cpio" --mem 512M --cpus 1 \
+		--disk "path=$W/st-microvm.img" --cmdline "$STORAGE_CMDLINE"
+	printf '%s\n' "$@"
+}
+
+cmd_qemu_storage()
+{
+	# shellcheck disable=SC2046
+	set -- "$QEMU" $(qemu_base | sed 's/^microvm,accel=kvm,rtc=off$/microvm,accel=kvm,rtc=off,pcie=on/; s/^256M$/512M/') \
+		-drive "if=none,id=d0,file=$W/st-qemu.img,format=raw" \
+		-device virtio-blk-pci,drive=d0,disable-legacy=on \
+		-kernel "$L2/bzImage" -initrd "$W/initrd-fio.cpio" -append "$STORAGE_CMDLINE"
+	printf '%s\n' "$@"
+}
+
 # one VMM CASE RUN - measure one run and print its BENCH line; on a failed
 # run, show the end of its stderr, indented.  The Linux guest's own uptime at
 # its last line (guest_end_ms) tells guest time from VMM time.
@@ -134,6 +164,7 @@ one()
 	case $c in
 	tiny) marker=$TINY_MARKER t=60 ;;
 	linux | pci) marker=$LINUX_MARKER t=${LINUX_TIMEOUT:-180} ;;
+	storage) marker=$STORAGE_MARKER t=${STORAGE_TIMEOUT:-300} ;;
 	esac
 	# Arguments hold no newlines, so one per line survives the round trip.
 	old_ifs=$IFS
@@ -147,6 +178,9 @@ one()
 		</dev/null 2>"$W/$vmm-$c.err")
 	up=$(tr -d '\r' <"$W/$vmm-$c.out" | sed -n 's/^MVTEST END .* up=\([0-9.]*\).*/\1/p')
 	[ -z "$up" ] || line="$line guest_end_ms=$(awk -v u="$up" 'BEGIN { printf "%.0f", u * 1000 }')"
+	# storage: the guest's fio numbers (rr_iops=.. rw_iops=.. sr_kbps=.. sw_kbps=..)
+	fio=$(tr -d '\r' <"$W/$vmm-$c.out" | sed -n 's/^FIO //p' | head -n1)
+	[ -z "$fio" ] || line="$line $fio"
 	rm -f $W/current
 	echo "BENCH vmm=$vmm case=$c run=$i $line"
 	case "$line" in
@@ -246,6 +280,16 @@ mkdir -p $W
 for d in microvm qemu; do
 	dd if=/dev/zero of=$W/disk-$d.img bs=1M count=4 2>/dev/null
 done
+case " $CASES " in
+*" storage "*)
+	for d in microvm qemu; do
+		dd if=/dev/zero of=$W/st-$d.img bs=1M count=256 2>/dev/null
+	done
+	# fio's archive first: an uncompressed archive must start 4-byte aligned,
+	# which the end of a gzip member does not promise.
+	cat /opt/mv/fio.cpio "$L2/initramfs.cpio.gz" >$W/initrd-fio.cpio
+	;;
+esac
 [ -x "$QEMU" ] || echo "BENCH-ERROR no QEMU in L1"
 echo "BENCH-START n=$N from=$FROM cases=$(echo "$CASES" | tr ' ' ,) up=$(cut -d' ' -f1 /proc/uptime)"
 watchdog &

@@ -10,6 +10,9 @@
 #   linux exit        exec to process exit after ACPI poweroff   (<= 0.80)
 #   pci   first-line, exit: the same Linux boot with the disk and rng on
 #         virtio-pci (MSI-X), against QEMU's microvm with pcie=on  (<= 0.80)
+#   storage  fio in the guest on virtio-blk (PCI): 4 KiB random read and
+#         write IOPS (ratio >= 1.2) and 1 MiB sequential read and write
+#         throughput (>= 1.0); here the ratio is microvm/QEMU, higher is better
 # plus untargeted lines: tiny exit, linux peak-rss, linux guest-uptime (the
 # guest's /proc/uptime at its last line) and linux non-guest (exit minus that:
 # VMM and firmware set-up, kernel decompression, poweroff and teardown; the
@@ -61,9 +64,17 @@ function add(key, v) {
 	if (!(key in hi) || v > hi[key]) hi[key] = v
 }
 function fmt(v, unit) {
-	return unit == "ms" ? sprintf("%.1f ms", v) : sprintf("%d KiB", v)
+	if (unit == "ms")
+		return sprintf("%.1f ms", v)
+	if (unit == "iops")
+		return sprintf("%d IOPS", v)
+	if (unit == "kbps")
+		return sprintf("%.1f MiB/s", v / 1024)
+	return sprintf("%d KiB", v)
 }
-function row(c, label, metric, unit, target,    km, kq, m, q, r, verdict) {
+# row CASE LABEL METRIC UNIT TARGET: TARGET is an upper bound on the ratio,
+# or ">=X" for a lower bound (throughput: higher is better).
+function row(c, label, metric, unit, target,    km, kq, m, q, r, verdict, lower) {
 	km = c SUBSEP "microvm" SUBSEP metric
 	kq = c SUBSEP "qemu" SUBSEP metric
 	if (!cnt[km] || !cnt[kq]) {
@@ -74,8 +85,15 @@ function row(c, label, metric, unit, target,    km, kq, m, q, r, verdict) {
 	m = median(km)
 	q = median(kq)
 	r = q > 0 ? m / q : 0
-	verdict = target == "" ? "(no target)" : sprintf("(target <= %.2f)%s", target,
-		r <= target ? "" : "  MISSED")
+	lower = target ~ /^>=/
+	if (lower)
+		target = substr(target, 3)
+	if (target == "")
+		verdict = "(no target)"
+	else if (lower)
+		verdict = sprintf("(target >= %.2f)%s", target, r >= target ? "" : "  MISSED")
+	else
+		verdict = sprintf("(target <= %.2f)%s", target, r <= target ? "" : "  MISSED")
 	printf "%-5s %-12s microvm %-11s qemu %-11s ratio %.2f %s\n", c, label, fmt(m, unit),
 		fmt(q, unit), r, verdict
 	detail = detail sprintf("  %-5s %-10s %-7s n=%-2d median %-11s min %-11s max %s\n", c, metric,
@@ -99,6 +117,9 @@ function row(c, label, metric, unit, target,    km, kq, m, q, r, verdict) {
 	add(f["case"] SUBSEP f["vmm"] SUBSEP "first", f["first_ms"])
 	add(f["case"] SUBSEP f["vmm"] SUBSEP "exit", f["exit_ms"])
 	add(f["case"] SUBSEP f["vmm"] SUBSEP "rss", f["maxrss_kb"])
+	for (k in f)
+		if (k ~ /_(iops|kbps)$/)
+			add(f["case"] SUBSEP f["vmm"] SUBSEP k, f[k])
 	if ("guest_end_ms" in f) {
 		add(f["case"] SUBSEP f["vmm"] SUBSEP "guest", f["guest_end_ms"])
 		add(f["case"] SUBSEP f["vmm"] SUBSEP "outside", f["exit_ms"] - f["guest_end_ms"])
@@ -123,6 +144,14 @@ END {
 		row("pci", "peak-rss", "rss", "kb", "")
 		row("pci", "guest-uptime", "guest", "ms", "")
 		row("pci", "non-guest", "outside", "ms", "")
+	}
+	if ("storage" in seen || ("storage" SUBSEP "microvm") in bad ||
+	    ("storage" SUBSEP "qemu") in bad) {
+		row("storage", "4k-randread", "rr_iops", "iops", ">=1.2")
+		row("storage", "4k-randwrite", "rw_iops", "iops", ">=1.2")
+		row("storage", "1m-seqread", "sr_kbps", "kbps", ">=1.0")
+		row("storage", "1m-seqwrite", "sw_kbps", "kbps", ">=1.0")
+		row("storage", "peak-rss", "rss", "kb", "")
 	}
 	printf "medians over the measured runs (of %d per VMM and case; the warm-up run 0 is dropped):\n%s", n, detail
 	for (k in bad) {
@@ -168,7 +197,8 @@ boot_l1()
 	local from=$1 blog=$out/l1-console-$boot.log
 	# Four runs per index (two VMMs, two cases) plus the warm-up pair; a nested
 	# Linux boot takes ~3 s, QEMU's start ~1 s more.
-	local timeout_s=${L1_TIMEOUT:-$((300 + (n - from + 2) * 60))}
+	# The storage case runs four 5 s fio jobs per boot: allow more for it.
+	local timeout_s=${L1_TIMEOUT:-$((300 + (n - from + 2) * 60 * ncases))}
 
 	rm -f "$out/l1.pid"
 	echo "bench: booting L1 ($(cat "$l1k/version")), runs $from..$n, console in $blog" >&2
@@ -202,7 +232,7 @@ boot_l1()
 
 stall_s=${BENCH_STALL_S:-120}
 max_boots=${BENCH_BOOTS:-3}
-ncases=$(echo "$cases" | tr ',' '\n' | grep -cx 'tiny\|linux\|pci' || true)
+ncases=$(echo "$cases" | tr ',' '\n' | grep -cx 'tiny\|linux\|pci\|storage' || true)
 : >"$log"
 : >"$results"
 rm -f "$out"/l1-console-*.log

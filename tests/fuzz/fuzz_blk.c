@@ -12,7 +12,8 @@
  *                    WRITE_ZEROES, SECURE_ERASE, LIFETIME and CONFIG_WCE (then the writeback
  *                    byte is written from bit 7), bit 7 a tight rate limit (2 ops, 4 KiB
  *                    burst: the rest of the queue is throttled, i.e. unpopped)
- *   u8  qsize_log2   queue size 2^(1 + v % 8)
+ *   u8  qsize_log2   queue size 2^(1 + v % 8); bit 7 engine=sync (else io_uring, drained
+ *                    until idle after each run: manual mode), bit 6 direct=on
  *   u16 avail_idx    value written to avail->idx (may jump past the ring: -EINVAL path)
  *   then per descriptor (queue size of them), 12 bytes:
  *     u32 where      bit 31 clear: gpa = data area + (where % DATA_SIZE); set: raw gpa
@@ -77,8 +78,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_take(&c, &flags, 1);
 	fuzz_take(&c, &qlog, 1);
 	fuzz_take(&c, &avail_idx, 2);
-	qsize = (uint16_t)(1u << (1 + qlog % 8));
+	qsize = (uint16_t)(1u << (1 + (qlog & 0x3f) % 8));
 	cfg.read_only = flags & 8;
+	cfg.engine = qlog & 0x80 ? DISK_ENGINE_SYNC : DISK_ENGINE_URING;
+	cfg.direct = qlog & 0x40;
 	if (flags & 1)
 		want |= 1ULL << VIRTIO_RING_F_EVENT_IDX;
 	if (flags & 2)

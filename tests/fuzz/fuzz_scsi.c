@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: virtio-scsi request and control header parsing plus the SCSI target's CDB
- * parser and command execution, on two small temp-file LUNs (LUN 1 optionally read-only).
+ * parser and command execution (MODE SELECT parameter lists included), on two small
+ * temp-file LUNs (LUN 1 optionally read-only), and the unit attention paths.
  * The device is started through the real MMIO registers (tests/fakedrv) in manual mode; one
  * well-formed chain carrying fuzzer bytes is posted and the queue handler runs on this thread.
  * The ring walk itself is fuzz_vq's and fuzz_blk's job.
@@ -9,11 +10,15 @@
  * Input layout (short inputs are zero-extended):
  *   u8  flags      bit 0 control queue instead of the request queue, bit 1 LUN 1 read-only,
  *                  bit 2 write sense_size, bit 3 write cdb_size, bit 4 hot-unplug LUN 1 first
- *                  (with event buffers posted), bit 5 INDIRECT
+ *                  (with event buffers posted), bit 5 INDIRECT, bit 6 keep the LUs' POWER ON
+ *                  unit attentions (else a TEST UNIT READY per LU consumes them first), bit 7
+ *                  before the command: LOGICAL UNIT RESET of LUN 0 on the control queue and
+ *                  LUN 1 swapped to a bigger file (CAPACITY DATA HAS CHANGED, event posted)
  *   u8  sense_size, u8 cdb_size   values written to config when the flags say so
  *   u16 hdr_len % 320, u16 dout_len % 4096, u16 resp_len % 512, u16 din_len % 4096
  *   then hdr_len header bytes (virtio_scsi_cmd_req / ctrl request), then dout_len data-out.
  */
+#include <endian.h>
 #include <linux/virtio_scsi.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,12 +37,58 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-static char disk_path[2][64];
+static char disk_path[3][64]; /* the third, bigger, for the swap */
 
 static void cleanup(void)
 {
-	unlink(disk_path[0]);
-	unlink(disk_path[1]);
+	for (int i = 0; i < 3; i++)
+		unlink(disk_path[i]);
+}
+
+/* Post one chain of n_out readable then n_in writable segments on q, run the device, take its
+ * used entry. The length must fit the writable part. */
+static void run_chain(struct fd_vq *q, const struct fd_seg *segs, unsigned int n_out,
+		      unsigned int n_in, unsigned int flags)
+{
+	uint32_t len, room = 0;
+	uint16_t id;
+
+	for (unsigned int i = n_out; i < n_out + n_in; i++)
+		room += segs[i].len;
+	if (fd_vq_add(q, segs, n_out, n_in, flags) < 0)
+		return;
+	fd_vq_kick(q); /* manual mode: runs every queue's handler once */
+	/* one command, one answer, whose used length fits the writable part */
+	if (fd_vq_used(q, &id, &len) != 1 || len > room)
+		abort();
+}
+
+/* A well-formed 6-byte-CDB command (TEST UNIT READY) to lun. */
+static void test_unit_ready(struct fd_guest *g, struct fd_vq *q, unsigned int lun)
+{
+	struct fd_seg segs[2] = {{fd_alloc(g, 51, 8), 51}, {fd_alloc(g, 108, 8), 108}};
+	uint8_t *hdr = fd_ptr(g, segs[0].gpa, 51);
+
+	memset(hdr, 0, 51);
+	hdr[0] = 1;
+	hdr[2] = 0x40;
+	hdr[3] = (uint8_t)lun;
+	run_chain(q, segs, 1, 1, 0);
+}
+
+static void lun_reset(struct fd_guest *g, struct fd_vq *q)
+{
+	struct fd_seg segs[2] = {{fd_alloc(g, sizeof(struct virtio_scsi_ctrl_tmf_req), 8),
+				  sizeof(struct virtio_scsi_ctrl_tmf_req)},
+				 {fd_alloc(g, 1, 8), 1}};
+	struct virtio_scsi_ctrl_tmf_req *req = fd_ptr(g, segs[0].gpa, sizeof(*req));
+
+	memset(req, 0, sizeof(*req));
+	req->type = htole32(VIRTIO_SCSI_T_TMF);
+	req->subtype = htole32(VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET);
+	req->lun[0] = 1;
+	req->lun[2] = 0x40;
+	run_chain(q, segs, 1, 1, 0);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -45,8 +96,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	log_max_level = LOG_ERR; /* guest-caused warnings are expected by the thousand */
-	for (int i = 0; i < 2; i++)
-		fuzz_scratch_file(disk_path[i], sizeof(disk_path[i]), "scsi", DISK_SIZE);
+	for (int i = 0; i < 3; i++)
+		fuzz_scratch_file(disk_path[i], sizeof(disk_path[i]), "scsi",
+				  i < 2 ? DISK_SIZE : 2 * DISK_SIZE);
 	atexit(cleanup);
 	return 0;
 }
@@ -57,13 +109,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct scsi_config cfg = {.luns = {disk_path[0], disk_path[1]}, .n_luns = 2};
 	struct fd_seg segs[4];
 	unsigned int n_out = 0, n_in = 0;
-	uint16_t hdr_len, dout_len, resp_len, din_len, id;
+	uint16_t hdr_len, dout_len, resp_len, din_len;
 	uint8_t flags, sense_size, cdb_size;
 	struct virtio_dev *vdev;
 	struct fd_guest *g;
 	struct fd_dev *d;
-	struct fd_vq *q;
-	uint32_t len, v;
+	uint32_t v;
 
 	fuzz_take(&c, &flags, 1);
 	fuzz_take(&c, &sense_size, 1);
@@ -93,12 +144,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		v = cdb_size;
 		fd_dev_config_write(d, 24, &v, 4);
 	}
-	if (flags & 16) {
+	if (!(flags & 64)) /* a starting driver's first commands */
+		for (unsigned int lun = 0; lun < 2; lun++)
+			test_unit_ready(g, fd_dev_vq(d, 2), lun);
+	if (flags & (16 | 128)) {
 		struct fd_seg ev = {fd_alloc(g, 16, 8), 16};
 
 		fd_vq_add(fd_dev_vq(d, 1), &ev, 0, 1, 0);
-		scsi_hotunplug_lun(vdev, 1);
 	}
+	if (flags & 128) {
+		lun_reset(g, fd_dev_vq(d, 0));
+		if (scsi_swap_lun(vdev, 1, disk_path[2], flags & 2) < 0)
+			abort();
+	}
+	if (flags & 16)
+		scsi_hotunplug_lun(vdev, 1);
 	if (hdr_len) {
 		segs[n_out] = (struct fd_seg){fd_alloc(g, hdr_len, 8), hdr_len};
 		fuzz_take(&c, fd_ptr(g, segs[n_out].gpa, hdr_len), hdr_len);
@@ -113,13 +173,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		segs[n_out + n_in++] = (struct fd_seg){fd_alloc(g, resp_len, 8), resp_len};
 	if (din_len)
 		segs[n_out + n_in++] = (struct fd_seg){fd_alloc(g, din_len, 8), din_len};
-	q = fd_dev_vq(d, flags & 1 ? 0 : 2);
-	if (n_out + n_in && fd_vq_add(q, segs, n_out, n_in, flags & 32 ? FD_INDIRECT : 0) >= 0) {
-		fd_vq_kick(q); /* manual mode: runs every queue's handler once */
-		/* one command, one answer, whose used length fits the writable part */
-		if (fd_vq_used(q, &id, &len) != 1 || len > (uint32_t)resp_len + din_len)
-			abort();
-	}
+	if (n_out + n_in)
+		run_chain(fd_dev_vq(d, flags & 1 ? 0 : 2), segs, n_out, n_in,
+			  flags & 32 ? FD_INDIRECT : 0);
 	if (fd_dev_status(d) & VIRTIO_CONFIG_S_NEEDS_RESET)
 		abort(); /* well-formed chains never break the device */
 	fd_dev_free(d);

@@ -315,21 +315,25 @@ case_linux_split()
 		virtio_console-bound hvc-write virtio_rng-bound hwrng packed
 }
 
-# storage_boot NAME TRANSPORT - virtio-blk (discard, serial, one queue per vCPU), virtio-pmem (ext2
-# with DAX) and a virtio-scsi LUN (ext2) on one transport; the markers the guest
-# wrote must be in the backing files, and the discarded disk's blocks freed.
+# storage_boot NAME TRANSPORT - virtio-blk (discard, serial, one queue per vCPU;
+# a second disk for secure erase and write zeroes), virtio-pmem (ext2 with
+# DAX) and a virtio-scsi LUN (ext2) on one transport; the markers the guest
+# wrote must be in the backing files, the discarded disk's blocks freed, and
+# the erased markers gone from the second disk's file.
 storage_boot()
 {
 	case_begin "$1"
 	new_disk $W/vd.img
+	dd if=/dev/zero of=$W/vd2.img bs=1M count=8 2>/dev/null
 	dd if=/dev/zero of=$W/pmem.img bs=1M count=32 2>/dev/null
 	dd if=/dev/zero of=$W/lun0.img bs=1M count=16 2>/dev/null
-	vm "$CASE" "$VM_TIMEOUT" --kernel $L2/bzImage --initrd $L2/initramfs.cpio.gz \
+	vm "$CASE" "$VM_TIMEOUT" --kernel $L2/bzImage --initrd $L2/initramfs-storage.cpio.gz \
 		--cpus 2 --mem 256M --disk "path=$W/vd.img,serial=MV-SERIAL-1,transport=$2" \
+		--disk "path=$W/vd2.img,transport=$2" \
 		--pmem "path=$W/pmem.img,transport=$2" --scsi "path=$W/lun0.img,transport=$2" \
-		--cmdline "$BASE_CMDLINE mvtest=discard,pmem,scsi,mq expect_serial=MV-SERIAL-1 expect_mq=2"
+		--cmdline "$BASE_CMDLINE mvtest=erase,discard,pmem,scsi,mq expect_serial=MV-SERIAL-1 expect_mq=2"
 	check_rc 0
-	guest_results discard serial pmem scsi mq
+	guest_results erase discard serial pmem scsi mq
 	for dev in pmem scsi; do
 		id=$(guest_detail "$dev" | sed -n 's/.*id=\([0-9a-f]*\).*/\1/p')
 		case $dev in pmem) img=$W/pmem.img ;; *) img=$W/lun0.img ;; esac
@@ -340,6 +344,13 @@ storage_boot()
 	kb=$(du -k $W/vd.img | cut -f1)
 	[ "$kb" -lt 64 ] && check discard-file PASS "${kb} KiB allocated after blkdiscard" ||
 		check discard-file FAIL "${kb} KiB still allocated after blkdiscard"
+	# Secure erase, write zeroes and write zeroes with unmap: no trace of
+	# markers 1-3 left in the file; marker 4 was not erased.
+	left=$(grep -c 'ERASE-MARKER-[123]' $W/vd2.img)
+	kept=$(grep -c 'ERASE-MARKER-4' $W/vd2.img)
+	[ "$left" = 0 ] && [ "$kept" -gt 0 ] &&
+		check erase-file PASS "erased markers gone, the kept one in $kept lines" ||
+		check erase-file FAIL "$left erased-marker lines left, kept marker lines $kept"
 	case_end
 }
 

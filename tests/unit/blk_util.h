@@ -41,30 +41,45 @@ static inline uint8_t pattern(uint64_t sector, unsigned int i)
 	return (uint8_t)(sector * 7 + i);
 }
 
-static inline void bt_file(struct bt *t, size_t size)
+/* The patterned image in directory dir. */
+static inline void bt_file_in(struct bt *t, const char *dir, size_t size)
 {
 	uint8_t *buf = malloc(size ? size : 1);
 
 	ASSERT_TRUE(buf != NULL);
 	for (size_t i = 0; i < size; i++)
 		buf[i] = pattern(i / SECTOR, (unsigned int)(i % SECTOR));
-	snprintf(t->path, sizeof(t->path), "/tmp/microvm-test-blk-XXXXXX");
+	snprintf(t->path, sizeof(t->path), "%s/microvm-test-blk-XXXXXX", dir);
 	t->fd = mkstemp(t->path);
 	ASSERT_OK(t->fd);
 	ASSERT_EQ(pwrite(t->fd, buf, size, 0), (ssize_t)size);
 	free(buf);
 }
 
-/* Device on a fresh image of `size` bytes on transport tr, started with features `want`. */
-static inline void bt_open_on(struct bt *t, enum fd_transport tr, size_t size, bool ro,
-			      uint64_t want, bool manual)
+static inline void bt_file(struct bt *t, size_t size)
 {
-	struct disk_config cfg = {0};
+	bt_file_in(t, "/tmp", size);
+}
+
+/* The engine the shared tests run on: io_uring (the default), or the synchronous one with
+ * MICROVM_TEST_BLK_ENGINE=sync in the environment (to run the whole suite on both). */
+static inline enum disk_engine bt_engine(void)
+{
+	const char *e = getenv("MICROVM_TEST_BLK_ENGINE");
+
+	return e && strcmp(e, "sync") == 0 ? DISK_ENGINE_SYNC : DISK_ENGINE_URING;
+}
+
+/* Device described by *base (engine, direct, queues...; path and read_only are filled here)
+ * on a fresh image of `size` bytes in dir, on transport tr, started with features `want`. */
+static inline void bt_open_cfg(struct bt *t, enum fd_transport tr, const char *dir, size_t size,
+			       const struct disk_config *base, uint64_t want, bool manual)
+{
+	struct disk_config cfg = *base;
 
 	memset(t, 0, sizeof(*t));
-	bt_file(t, size);
+	bt_file_in(t, dir, size);
 	cfg.path = t->path;
-	cfg.read_only = ro;
 	t->g = fd_guest_new(4 << 20);
 	ASSERT_OK(blk_create(&t->g->gm, 0, &cfg, &t->vdev));
 	unlink(t->path); /* the device holds it open */
@@ -73,6 +88,15 @@ static inline void bt_open_on(struct bt *t, enum fd_transport tr, size_t size, b
 		fd_dev_set_manual(t->d);
 	ASSERT_OK(fd_dev_start(t->d, want));
 	t->q = fd_dev_vq(t->d, 0);
+}
+
+/* Device on a fresh image of `size` bytes on transport tr, started with features `want`. */
+static inline void bt_open_on(struct bt *t, enum fd_transport tr, size_t size, bool ro,
+			      uint64_t want, bool manual)
+{
+	struct disk_config cfg = {.read_only = ro, .engine = bt_engine()};
+
+	bt_open_cfg(t, tr, "/tmp", size, &cfg, want, manual);
 }
 
 static inline void bt_open(struct bt *t, size_t size, bool ro, uint64_t want, bool manual)

@@ -180,7 +180,7 @@ TEST(blk_get_id_stable)
 	struct bt a, b;
 	uint32_t len = VIRTIO_BLK_ID_BYTES;
 	uint64_t ga, gb;
-	struct disk_config cfg = {.read_only = true};
+	struct disk_config cfg = {.read_only = true, .engine = bt_engine()};
 	struct virtio_dev *v2;
 	struct fd_dev *d2;
 
@@ -568,7 +568,7 @@ TEST(blk_broken_ring_needs_reset)
 TEST(blk_flush_error_is_sticky)
 {
 	struct fd_guest *g = fd_guest_new(1 << 20);
-	struct disk_config cfg = {.path = "/dev/full", .read_only = false};
+	struct disk_config cfg = {.path = "/dev/full", .read_only = false, .engine = bt_engine()};
 	struct virtio_dev *vdev;
 	struct bt t;
 	uint32_t len = SECTOR;
@@ -629,7 +629,7 @@ TEST(blk_tiny_queue_many_rounds)
 	/* queue size 2: every kick exhausts the pop budget; later kicks must still be served */
 	memset(&t, 0, sizeof(t));
 	bt_file(&t, FILE_SECTORS * SECTOR);
-	cfg = (struct disk_config){.path = t.path, .read_only = false};
+	cfg = (struct disk_config){.path = t.path, .read_only = false, .engine = bt_engine()};
 	t.g = fd_guest_new(4 << 20);
 	ASSERT_OK(blk_create(&t.g->gm, 0, &cfg, &t.vdev));
 	unlink(t.path);

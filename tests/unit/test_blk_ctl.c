@@ -301,6 +301,7 @@ static void check_blk_multiqueue(enum fd_transport tr)
 	bt_file(&t, FILE_SECTORS * SECTOR);
 	cfg.path = t.path;
 	cfg.num_queues = 3;
+	cfg.engine = bt_engine();
 	t.g = fd_guest_new(4 << 20);
 	ASSERT_OK(blk_create(&t.g->gm, 0, &cfg, &t.vdev));
 	unlink(t.path);

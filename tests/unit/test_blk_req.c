@@ -260,6 +260,48 @@ TEST(blk_secure_erase)
 	bt_close(&t);
 }
 
+/* Linux 6.1 puts SECURE_ERASE's segment in the device-writable part (its driver picks the
+ * direction from the type's VIRTIO_BLK_T_OUT bit): accepted there, and the used length
+ * counts only the status. Other range types must stay readable-only. */
+TEST(blk_secure_erase_linux_layout)
+{
+	struct bt t;
+	uint32_t a, used;
+	uint8_t *stp;
+	uint64_t st, segp;
+	struct fd_seg segs[3];
+
+	bt_open(&t, FILE_SECTORS * SECTOR, false, FD_FEATURES_ALL, true);
+	a = io_align(&t);
+	for (unsigned int pass = 0; pass < 2; pass++) {
+		uint32_t type = pass ? VIRTIO_BLK_T_DISCARD : VIRTIO_BLK_T_SECURE_ERASE;
+		blk_seg *sp;
+
+		st = fd_alloc(t.g, 1, 1);
+		segp = fd_alloc(t.g, sizeof(blk_seg), 8);
+		sp = fd_ptr(t.g, segp, sizeof(*sp));
+		*sp = (blk_seg){htole64(2 * a), htole32(a), 0};
+		stp = fd_ptr(t.g, st, 1);
+		*stp = 0xee;
+		segs[0] = (struct fd_seg){bt_hdr(&t, type, 0), sizeof(struct virtio_blk_outhdr)};
+		segs[1] = (struct fd_seg){segp, sizeof(blk_seg)};
+		segs[2] = (struct fd_seg){st, 1};
+		used = bt_run(&t, segs, 1, 2, 0);
+		ASSERT_EQ(used, 1);
+		if (type == VIRTIO_BLK_T_SECURE_ERASE) {
+			ASSERT_EQ(*stp, VIRTIO_BLK_S_OK);
+			file_is_zero(&t, 2 * a, a);
+			/* the segment itself is left as the driver wrote it */
+			ASSERT_EQ(le64toh(sp->sector), 2 * a);
+		} else {
+			ASSERT_EQ(*stp, VIRTIO_BLK_S_IOERR);
+		}
+	}
+	file_has_pattern(&t, 0, 2 * a);
+	file_has_pattern(&t, 3 * a, a);
+	bt_close(&t);
+}
+
 TEST(blk_range_requests_read_only)
 {
 	struct bt t;

@@ -243,3 +243,35 @@ TEST(cli_storage_option_errors)
 		ASSERT_TRUE(err[0] != '\0');
 	}
 }
+
+/* --disk engine= and direct=: defaults io_uring and page cache; bad values are errors. */
+TEST(cli_disk_engine_direct)
+{
+	const char *args[] = {"--kernel", "bz",
+			      "--disk",	  "path=a.img",
+			      "--disk",	  "path=b.img,engine=sync,direct=on",
+			      "--disk",	  "path=c.img,direct=on,direct=off,engine=uring",
+			      NULL};
+	const char *bad[][5] = {
+		{"--kernel", "bz", "--disk", "path=a.img,engine=aio", NULL},
+		{"--kernel", "bz", "--disk", "path=a.img,engine=", NULL},
+		{"--kernel", "bz", "--disk", "path=a.img,direct=yes", NULL},
+		{"--kernel", "bz", "--disk", "path=a.img,direct", NULL},
+	};
+	struct vm_config cfg;
+	char err[256];
+
+	ASSERT_EQ(parse(&cfg, err, args), CLI_RUN);
+	ASSERT_EQ(cfg.disks[0].engine, DISK_ENGINE_URING);
+	ASSERT_FALSE(cfg.disks[0].direct);
+	ASSERT_EQ(cfg.disks[1].engine, DISK_ENGINE_SYNC);
+	ASSERT_TRUE(cfg.disks[1].direct);
+	ASSERT_EQ(cfg.disks[2].engine, DISK_ENGINE_URING);
+	ASSERT_FALSE(cfg.disks[2].direct);
+	ASSERT_TRUE(strstr(cli_usage, "engine=uring|sync") && strstr(cli_usage, "direct=on|off"));
+	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		ASSERT_ERR(parse(&cfg, err, bad[i]), -EINVAL);
+		ASSERT_TRUE(strstr(err, "engine=") || strstr(err, "direct"));
+	}
+}

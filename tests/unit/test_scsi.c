@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "devices/virtio/scsi.h"
@@ -64,8 +65,29 @@ static void st_file(struct st *t, unsigned int lun)
 	ASSERT_EQ(pwrite(t->fd[lun], buf, sizeof(buf), 0), (ssize_t)sizeof(buf));
 }
 
-/* LUNs in lun_mask (read-only in ro_mask), on transport tr, started with `want`. */
-static void st_open_on(struct st *t, enum fd_transport tr, unsigned int lun_mask,
+/*
+ * Count the fdatasync calls on one file (the write-through test watches its LUN's inode).
+ * Interposes libc's for this test binary; every call still reaches the kernel unchanged.
+ */
+static ino_t sync_watch_ino;
+static unsigned int sync_count;
+
+int fdatasync(int fd)
+{
+	struct stat st;
+
+	if (sync_watch_ino && fstat(fd, &st) == 0 && st.st_ino == sync_watch_ino)
+		sync_count++;
+	return (int)syscall(SYS_fdatasync, fd);
+}
+
+static void st_cmd(struct st *t, unsigned int lun, const uint8_t *cdb, size_t cdb_len,
+		   const void *dout, uint32_t dout_len, uint32_t din_len, struct sres *r);
+static void check_sense(const struct sres *r, uint8_t key, uint8_t asc, uint8_t ascq);
+
+/* LUNs in lun_mask (read-only in ro_mask), on transport tr, started with `want`; every LU
+ * still has its POWER ON unit attention. */
+static void st_open_ua(struct st *t, enum fd_transport tr, unsigned int lun_mask,
 		       unsigned int ro_mask, uint64_t want, bool manual)
 {
 	struct scsi_config cfg = {.n_luns = SCSI_MAX_LUNS};
@@ -91,6 +113,22 @@ static void st_open_on(struct st *t, enum fd_transport tr, unsigned int lun_mask
 	t->ctrl = fd_dev_vq(t->d, 0);
 	t->evq = fd_dev_vq(t->d, 1);
 	t->req = fd_dev_vq(t->d, 2);
+}
+
+/* st_open_ua(), then each LU's POWER ON unit attention consumed (TEST UNIT READY), as a
+ * starting driver would. */
+static void st_open_on(struct st *t, enum fd_transport tr, unsigned int lun_mask,
+		       unsigned int ro_mask, uint64_t want, bool manual)
+{
+	static const uint8_t tur[6];
+	struct sres r;
+
+	st_open_ua(t, tr, lun_mask, ro_mask, want, manual);
+	for (unsigned int i = 0; i < SCSI_MAX_LUNS; i++)
+		if (lun_mask & 1u << i) {
+			st_cmd(t, i, tur, sizeof(tur), NULL, 0, 0, &r);
+			check_sense(&r, 6, 0x29, 0);
+		}
 }
 
 static void st_open(struct st *t, unsigned int lun_mask, unsigned int ro_mask)
@@ -235,7 +273,7 @@ TEST(scsi_features_and_config)
 	ASSERT_EQ(fd_mmio_read(t.d, 0x008), VIRTIO_ID_SCSI); /* DeviceID */
 	ASSERT_TRUE(t.d->features & BIT(VIRTIO_SCSI_F_HOTPLUG));
 	ASSERT_FALSE(t.d->features & BIT(VIRTIO_SCSI_F_INOUT));
-	ASSERT_FALSE(t.d->features & BIT(VIRTIO_SCSI_F_CHANGE));
+	ASSERT_TRUE(t.d->features & BIT(VIRTIO_SCSI_F_CHANGE));
 	ASSERT_FALSE(t.d->features & BIT(VIRTIO_SCSI_F_T10_PI));
 	fd_dev_config_read(t.d, 0, &cfg, sizeof(cfg));
 	ASSERT_EQ(le32toh(cfg.num_queues), 1);
@@ -613,7 +651,7 @@ TEST(scsi_mode_sense)
 	ASSERT_EQ(r.din[7], 0);
 	ASSERT_EQ(r.din[8], 0x08);
 	ASSERT_EQ(r.resid, 255 - 28);
-	/* changeable values: nothing is (no MODE SELECT) */
+	/* changeable values: nothing in the control page */
 	CMD(&t, 0, NULL, 0, 255, &r, 0x1a, 0x08, 0x4a, 0, 255, 0);
 	check_good(&r);
 	ASSERT_EQ(r.din[4], 0x0a);
@@ -764,8 +802,8 @@ TEST(scsi_bad_commands)
 	uint32_t v;
 
 	st_open(&t, 1, 0);
-	/* unsupported opcodes: MODE SELECT(6), a vendor-specific group, READ(12) */
-	CMD(&t, 0, NULL, 0, 0, &r, 0x15, 0, 0, 0, 0, 0);
+	/* unsupported opcodes: FORMAT UNIT, a vendor-specific group, READ(12) */
+	CMD(&t, 0, NULL, 0, 0, &r, 0x04, 0, 0, 0, 0, 0);
 	check_sense(&r, 5, 0x20, 0);
 	CMD(&t, 0, NULL, 0, 0, &r, 0xff, 0, 0, 0, 0, 0);
 	check_sense(&r, 5, 0x20, 0);
@@ -1024,6 +1062,8 @@ TEST(scsi_hotplug_events)
 	check_event(&t, gpa[0], VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN, 2);
 	ASSERT_EQ(fd_vq_used(t.evq, &id, &len), 0);
 	CMD(&t, 2, NULL, 0, 8, &r, 0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+	check_sense(&r, 6, 0x29, 0); /* the new LU's POWER ON unit attention, once */
+	CMD(&t, 2, NULL, 0, 8, &r, 0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 	check_good(&r);
 	ASSERT_EQ(be32(r.din), 7);
 	ASSERT_EQ(scsi_hotunplug_lun(t.vdev, 2), 0);
@@ -1065,9 +1105,13 @@ TEST(scsi_no_events_without_hotplug_feature)
 	int fd = mkstemp(path);
 
 	ASSERT_OK(fd);
-	st_open_on(&t, FD_MMIO, 1, 0, FD_FEATURES_ALL & ~BIT(VIRTIO_SCSI_F_HOTPLUG), true);
+	st_open_on(&t, FD_MMIO, 1, 0,
+		   FD_FEATURES_ALL & ~BIT(VIRTIO_SCSI_F_HOTPLUG) & ~BIT(VIRTIO_SCSI_F_CHANGE),
+		   true);
 	st_post_events(&t, gpa, 1);
 	ASSERT_EQ(scsi_hotplug_lun(t.vdev, 1, path, false), 0);
+	ASSERT_OK(ftruncate(fd, 4 * BLK));
+	ASSERT_EQ(scsi_resize_lun(t.vdev, 1), 0); /* a capacity change, no event either */
 	fd_vq_kick(t.evq);
 	ASSERT_EQ(fd_vq_used(t.evq, &id, &len), 0);
 	st_close(&t);
@@ -1125,4 +1169,439 @@ TEST(scsi_create_errors)
 	ASSERT_OK(scsi_create(&g->gm, 0, &cfg, &vdev));
 	virtio_dev_destroy(vdev);
 	fd_guest_free(g);
+}
+
+TEST(scsi_iov_copy_both_ways)
+{
+	uint8_t a[3], b[1], c[5], buf[9], out[9];
+	struct iovec iov[3] = {{a, sizeof(a)}, {b, sizeof(b)}, {c, sizeof(c)}};
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(0x10 + i);
+	memset(a, 0, 3);
+	memset(b, 0, 1);
+	memset(c, 0, 5);
+	/* into the iovecs from byte 2: across all three, cut short at their end */
+	ASSERT_EQ(scsi_iov_from_buf(iov, 3, 2, buf, sizeof(buf)), 7);
+	ASSERT_EQ(a[0], 0);
+	ASSERT_EQ(a[1], 0);
+	ASSERT_EQ(a[2], 0x10);
+	ASSERT_EQ(b[0], 0x11);
+	ASSERT_EQ(c[0], 0x12);
+	ASSERT_EQ(c[4], 0x16);
+	/* and back out, from an offset inside the third */
+	memset(out, 0xaa, sizeof(out));
+	ASSERT_EQ(scsi_iov_to_buf(iov, 3, 5, out, 2), 2);
+	ASSERT_EQ(out[0], 0x13);
+	ASSERT_EQ(out[1], 0x14);
+	ASSERT_EQ(out[2], 0xaa);
+	ASSERT_EQ(scsi_iov_copy(iov, 3, 0, out, sizeof(out), false), 9);
+	ASSERT_EQ(out[2], 0x10);
+	ASSERT_EQ(out[8], 0x16);
+	/* an offset past the end, no iovecs */
+	ASSERT_EQ(scsi_iov_copy(iov, 3, 9, out, 1, false), 0);
+	ASSERT_EQ(scsi_iov_copy(iov, 0, 0, out, 1, true), 0);
+}
+
+TEST(scsi_unit_attention_power_on)
+{
+	struct st t;
+	struct sres r;
+
+	st_open_ua(&t, FD_MMIO, 1 | 2, 0, FD_FEATURES_ALL, true);
+	/* INQUIRY and REPORT LUNS neither report nor clear it */
+	CMD(&t, 0, NULL, 0, 96, &r, 0x12, 0, 0, 0, 96, 0);
+	check_good(&r);
+	CMD(&t, 0, NULL, 0, 64, &r, 0xa0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0);
+	check_good(&r);
+	ASSERT_EQ(be32(r.din), 16);
+	/* the next other command reports it instead of running, once */
+	CMD(&t, 0, NULL, 0, BLK, &r, 0x28, 0, 0, 0, 0, 3, 0, 0, 1, 0);
+	check_sense(&r, 6, 0x29, 0);
+	ASSERT_EQ(r.resid, BLK);
+	CMD(&t, 0, NULL, 0, BLK, &r, 0x28, 0, 0, 0, 0, 3, 0, 0, 1, 0);
+	check_good(&r);
+	check_block(r.din, 0, 3, 1);
+	/* per LU: LUN 1 keeps its own; REQUEST SENSE returns it and clears it */
+	CMD(&t, 1, NULL, 0, 18, &r, 0x03, 0, 0, 0, 18, 0);
+	check_good(&r);
+	ASSERT_EQ(r.din[0], 0x70);
+	ASSERT_EQ(r.din[2], 6);
+	ASSERT_EQ(r.din[12], 0x29);
+	ASSERT_EQ(r.din[13], 0);
+	CMD(&t, 1, NULL, 0, 18, &r, 0x03, 0, 0, 0, 18, 0);
+	check_good(&r);
+	ASSERT_EQ(r.din[2], 0); /* NO SENSE */
+	ASSERT_EQ(r.din[12], 0);
+	CMD(&t, 1, NULL, 0, 0, &r, 0, 0, 0, 0, 0, 0);
+	check_good(&r);
+	/* an absent LU has none to report */
+	CMD(&t, 3, NULL, 0, 0, &r, 0, 0, 0, 0, 0, 0);
+	check_sense(&r, 5, 0x25, 0);
+	/* an unsupported command (FORMAT UNIT) still consumes it: the unit attention first */
+	ASSERT_EQ(st_tmf(&t, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 0, 1), VIRTIO_SCSI_S_OK);
+	CMD(&t, 0, NULL, 0, 0, &r, 0x04, 0, 0, 0, 0, 0);
+	check_sense(&r, 6, 0x29, 0);
+	CMD(&t, 0, NULL, 0, 0, &r, 0x04, 0, 0, 0, 0, 0);
+	check_sense(&r, 5, 0x20, 0);
+	st_close(&t);
+}
+
+TEST(scsi_unit_attention_after_resets)
+{
+	struct st t;
+	struct sres r;
+
+	st_open(&t, 1 | 2, 0);
+	/* LOGICAL UNIT RESET: that LU only */
+	ASSERT_EQ(st_tmf(&t, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 0, 1), VIRTIO_SCSI_S_OK);
+	CMD(&t, 1, NULL, 0, 0, &r, 0, 0, 0, 0, 0, 0);
+	check_good(&r);
+	CMD(&t, 0, NULL, 0, 0, &r, 0, 0, 0, 0, 0, 0);
+	check_sense(&r, 6, 0x29, 0);
+	CMD(&t, 0, NULL, 0, 0, &r, 0, 0, 0, 0, 0, 0);
+	check_good(&r);
+	/* I_T NEXUS RESET: every LU, our initiator being the only one */
+	ASSERT_EQ(st_tmf(&t, VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET, 0, 1), VIRTIO_SCSI_S_OK);
+	for (unsigned int lun = 0; lun < 2; lun++) {
+		CMD(&t, lun, NULL, 0, BLK, &r, 0x28, 0, 0, 0, 0, 9, 0, 0, 1, 0);
+		check_sense(&r, 6, 0x29, 0);
+		CMD(&t, lun, NULL, 0, BLK, &r, 0x28, 0, 0, 0, 0, 9, 0, 0, 1, 0);
+		check_good(&r);
+		check_block(r.din, lun, 9, 1);
+	}
+	/* aborts do not establish one; a reset of an absent LU is refused */
+	ASSERT_EQ(st_tmf(&t, VIRTIO_SCSI_T_TMF_ABORT_TASK_SET, 0, 1), VIRTIO_SCSI_S_OK);
+	ASSERT_EQ(st_tmf(&t, VIRTIO_SCSI_T_TMF_CLEAR_TASK_SET, 0, 1), VIRTIO_SCSI_S_OK);
+	CMD(&t, 0, NULL, 0, 0, &r, 0, 0, 0, 0, 0, 0);
+	check_good(&r);
+	ASSERT_EQ(st_tmf(&t, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 5, 1),
+		  VIRTIO_SCSI_S_INCORRECT_LUN);
+	/* a re-plugged LU starts over with POWER ON */
+	ASSERT_EQ(scsi_hotunplug_lun(t.vdev, 1), 0);
+	ASSERT_EQ(scsi_hotplug_lun(t.vdev, 1, "/dev/null", true), 0);
+	CMD(&t, 1, NULL, 0, 0, &r, 0, 0, 0, 0, 0, 0);
+	check_sense(&r, 6, 0x29, 0);
+	CMD(&t, 1, NULL, 0, 0, &r, 0, 0, 0, 0, 0, 0);
+	check_good(&r);
+	st_close(&t);
+}
+
+/* A temp file of nblk blocks holding LUN `lun`'s pattern; returns its fd, path in path. */
+static int pattern_file(char path[64], unsigned int lun, unsigned int nblk)
+{
+	uint8_t b[BLK];
+	int fd;
+
+	snprintf(path, 64, "/tmp/microvm-test-scsi-swap-XXXXXX");
+	fd = mkstemp(path);
+	ASSERT_OK(fd);
+	for (unsigned int k = 0; k < nblk; k++) {
+		for (unsigned int i = 0; i < BLK; i++)
+			b[i] = pattern(lun, k, i);
+		ASSERT_EQ(pwrite(fd, b, BLK, (off_t)k * BLK), BLK);
+	}
+	return fd;
+}
+
+TEST(scsi_swap_and_resize)
+{
+	struct st t;
+	struct sres r;
+	uint64_t gpa[4];
+	uint8_t serial[64], blk[BLK] = {0};
+	char path[64];
+	uint16_t id;
+	uint32_t len;
+	int fd = pattern_file(path, 5, 2 * NBLK);
+
+	st_open(&t, 1, 0);
+	st_post_events(&t, gpa, 4);
+	CMD(&t, 0, NULL, 0, 64, &r, 0x12, 1, 0x80, 0, 64, 0);
+	check_good(&r);
+	memcpy(serial, r.din, sizeof(serial));
+	/* a bigger file: CAPACITY DATA HAS CHANGED, as an event and a unit attention */
+	ASSERT_EQ(scsi_swap_lun(t.vdev, 0, path, false), 0);
+	fd_vq_kick(t.evq);
+	ASSERT_EQ(fd_vq_used(t.evq, &id, &len), 1);
+	check_event(&t, gpa[0], VIRTIO_SCSI_T_PARAM_CHANGE, 0x2a | 0x09 << 8, 0);
+	CMD(&t, 0, NULL, 0, 8, &r, 0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+	check_sense(&r, 6, 0x2a, 0x09);
+	CMD(&t, 0, NULL, 0, 8, &r, 0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+	check_good(&r);
+	ASSERT_EQ(be32(r.din), 2 * NBLK - 1);
+	CMD(&t, 0, NULL, 0, BLK, &r, 0x28, 0, 0, 0, 0, NBLK + 1, 0, 0, 1, 0);
+	check_good(&r);
+	check_block(r.din, 5, NBLK + 1, 1); /* the new file's data */
+	/* the LU keeps its identity */
+	CMD(&t, 0, NULL, 0, 64, &r, 0x12, 1, 0x80, 0, 64, 0);
+	ASSERT_MEM_EQ(r.din, serial, sizeof(serial));
+	/* the same size again: nothing to report */
+	ASSERT_EQ(scsi_swap_lun(t.vdev, 0, path, false), 0);
+	fd_vq_kick(t.evq);
+	ASSERT_EQ(fd_vq_used(t.evq, &id, &len), 0);
+	CMD(&t, 0, NULL, 0, 0, &r, 0, 0, 0, 0, 0, 0);
+	check_good(&r);
+	/* read-only: the mode header's WP changed; writes are refused */
+	ASSERT_EQ(scsi_swap_lun(t.vdev, 0, path, true), 0);
+	fd_vq_kick(t.evq);
+	ASSERT_EQ(fd_vq_used(t.evq, &id, &len), 1);
+	check_event(&t, gpa[1], VIRTIO_SCSI_T_PARAM_CHANGE, 0x2a | 0x01 << 8, 0);
+	CMD(&t, 0, NULL, 0, 0, &r, 0, 0, 0, 0, 0, 0);
+	check_sense(&r, 6, 0x2a, 0x01);
+	CMD(&t, 0, NULL, 0, 255, &r, 0x1a, 0x08, 0x08, 0, 255, 0);
+	check_good(&r);
+	ASSERT_EQ(r.din[2] & 0x80, 0x80);
+	CMD(&t, 0, blk, BLK, 0, &r, 0x2a, 0, 0, 0, 0, 0, 0, 0, 1, 0);
+	check_sense(&r, 7, 0x27, 0);
+	/* the host grows the current file */
+	ASSERT_OK(ftruncate(fd, 3 * NBLK * BLK));
+	ASSERT_EQ(scsi_resize_lun(t.vdev, 0), 0);
+	fd_vq_kick(t.evq);
+	ASSERT_EQ(fd_vq_used(t.evq, &id, &len), 1);
+	check_event(&t, gpa[2], VIRTIO_SCSI_T_PARAM_CHANGE, 0x2a | 0x09 << 8, 0);
+	CMD(&t, 0, NULL, 0, 32, &r, 0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0);
+	check_sense(&r, 6, 0x2a, 0x09);
+	CMD(&t, 0, NULL, 0, 32, &r, 0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0);
+	check_good(&r);
+	ASSERT_EQ(be64(r.din), 3 * NBLK - 1);
+	ASSERT_EQ(scsi_resize_lun(t.vdev, 0), 0); /* unchanged: silent */
+	CMD(&t, 0, NULL, 0, 0, &r, 0, 0, 0, 0, 0, 0);
+	check_good(&r);
+	/* errors leave the LU as it was */
+	ASSERT_EQ(scsi_swap_lun(t.vdev, 3, path, false), -ENOENT);
+	ASSERT_EQ(scsi_swap_lun(t.vdev, SCSI_MAX_LUNS, path, false), -ENOENT);
+	ASSERT_EQ(scsi_swap_lun(t.vdev, 0, "/nonexistent/microvm-scsi", false), -ENOENT);
+	ASSERT_EQ(scsi_swap_lun(t.vdev, 0, "/tmp", false), -EISDIR);
+	ASSERT_EQ(scsi_resize_lun(t.vdev, 3), -ENOENT);
+	ASSERT_EQ(scsi_resize_lun(t.vdev, SCSI_MAX_LUNS), -ENOENT);
+	CMD(&t, 0, NULL, 0, BLK, &r, 0x28, 0, 0, 0, 0, 7, 0, 0, 1, 0);
+	check_good(&r);
+	check_block(r.din, 5, 7, 1);
+	st_close(&t);
+	close(fd);
+	unlink(path);
+}
+
+/* A MODE SELECT parameter list: a header (4 or 8 bytes, with the block descriptor length),
+ * then `tail`. Returns its length. */
+static uint32_t ms_list(uint8_t *p, bool ten, unsigned int bdl, const uint8_t *tail,
+			uint32_t tail_len)
+{
+	uint32_t hdr = ten ? 8 : 4;
+
+	memset(p, 0, hdr);
+	if (ten)
+		p[7] = (uint8_t)bdl;
+	else
+		p[3] = (uint8_t)bdl;
+	memcpy(p + hdr, tail, tail_len);
+	return hdr + tail_len;
+}
+
+/* The caching page as MODE SENSE reports it, WCE as given. */
+static void caching_page(uint8_t *p, bool wce)
+{
+	memset(p, 0, 20);
+	p[0] = 0x08;
+	p[1] = 0x12;
+	p[2] = wce ? 0x04 : 0;
+}
+
+/* MODE SENSE(6) of the caching page (DBD) under page control pc: its byte 2. */
+static uint8_t caching_byte2(struct st *t, unsigned int pc)
+{
+	struct sres r;
+
+	CMD(t, 0, NULL, 0, 255, &r, 0x1a, 0x08, (uint8_t)(pc << 6 | 0x08), 0, 255, 0);
+	check_good(&r);
+	ASSERT_EQ(r.din[0], 4 + 20 - 1);
+	ASSERT_EQ(r.din[4], 0x08);
+	return r.din[6];
+}
+
+#define SELECT6(t, p, n, r)  CMD(t, 0, p, n, 0, r, 0x15, 0x10, 0, 0, (uint8_t)(n), 0)
+#define SELECT10(t, p, n, r) CMD(t, 0, p, n, 0, r, 0x55, 0x10, 0, 0, 0, 0, 0, 0, (uint8_t)(n), 0)
+
+TEST(scsi_mode_select_write_cache)
+{
+	struct st t;
+	struct sres r;
+	uint8_t page[20], tail[8 + 20], p[64], data[BLK] = {1, 2, 3};
+	uint64_t lba = 5;
+	uint32_t cnt = 2, n;
+	struct stat st;
+
+	st_open(&t, 1, 0);
+	ASSERT_OK(fstat(t.fd[0], &st));
+	sync_watch_ino = st.st_ino;
+	/* WCE is changeable, on by default and now */
+	ASSERT_EQ(caching_byte2(&t, 1), 0x04);
+	ASSERT_EQ(caching_byte2(&t, 2), 0x04);
+	ASSERT_EQ(caching_byte2(&t, 0), 0x04);
+	/* MODE SELECT(6) with a short block descriptor: cache off, which syncs what it holds */
+	memset(tail, 0, 8);
+	tail[3] = NBLK;
+	tail[6] = 0x02; /* block length 512 */
+	caching_page(tail + 8, false);
+	n = ms_list(p, false, 8, tail, sizeof(tail));
+	sync_count = 0;
+	SELECT6(&t, p, n, &r);
+	check_good(&r);
+	ASSERT_EQ(r.resid, 0);
+	ASSERT_EQ(sync_count, 1);
+	ASSERT_EQ(caching_byte2(&t, 0), 0);
+	ASSERT_EQ(caching_byte2(&t, 2), 0x04); /* default unchanged */
+	/* write-through: every write is synced before it completes */
+	CMD(&t, 0, data, BLK, 0, &r, 0x2a, 0, 0, 0, 0, 1, 0, 0, 1, 0);
+	check_good(&r);
+	ASSERT_EQ(sync_count, 2);
+	CMD(&t, 0, data, BLK, 0, &r, 0x8a, 0x08, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0);
+	check_good(&r); /* WRITE(16) with FUA: one sync, not two */
+	ASSERT_EQ(sync_count, 3);
+	CMD(&t, 0, data, BLK, 0, &r, 0x93, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0);
+	check_good(&r);
+	ASSERT_EQ(sync_count, 4);
+	unmap_list(p, &lba, &cnt, 1);
+	CMD(&t, 0, p, 24, 0, &r, 0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0);
+	check_good(&r);
+	ASSERT_EQ(sync_count, 5);
+	CMD(&t, 0, NULL, 0, BLK, &r, 0x28, 0, 0, 0, 0, 1, 0, 0, 1, 0);
+	check_good(&r);
+	ASSERT_MEM_EQ(r.din, data, BLK);
+	ASSERT_EQ(sync_count, 5); /* reads do not */
+	CMD(&t, 0, NULL, 0, 0, &r, 0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+	check_good(&r); /* SYNCHRONIZE CACHE still syncs */
+	ASSERT_EQ(sync_count, 6);
+	/* MODE SELECT(10) the way Linux's sd sends it: no descriptor, PS cleared */
+	caching_page(page, true);
+	n = ms_list(p, true, 0, page, sizeof(page));
+	SELECT10(&t, p, n, &r);
+	check_good(&r);
+	ASSERT_EQ(caching_byte2(&t, 0), 0x04);
+	CMD(&t, 0, data, BLK, 0, &r, 0x2a, 0, 0, 0, 0, 1, 0, 0, 1, 0);
+	check_good(&r);
+	ASSERT_EQ(sync_count, 6); /* cached again */
+	/* no unit attention for the initiator that changed it */
+	CMD(&t, 0, NULL, 0, 0, &r, 0, 0, 0, 0, 0, 0);
+	check_good(&r);
+	/* a long LBA descriptor (LONGLBA), with the control page unchanged after the caching
+	 * page: accepted */
+	memset(p, 0, sizeof(p));
+	p[4] = 0x01;
+	p[7] = 16;
+	p[8 + 7] = NBLK;
+	p[8 + 14] = 0x02;
+	caching_page(p + 24, false);
+	p[44] = 0x0a;
+	p[45] = 0x0a;
+	p[47] = 0x10;
+	SELECT10(&t, p, 56, &r);
+	check_good(&r);
+	ASSERT_EQ(caching_byte2(&t, 0), 0);
+	/* the cache setting survives resets: there is nothing saved to go back to */
+	ASSERT_EQ(st_tmf(&t, VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET, 0, 1), VIRTIO_SCSI_S_OK);
+	CMD(&t, 0, NULL, 0, 0, &r, 0, 0, 0, 0, 0, 0);
+	check_sense(&r, 6, 0x29, 0);
+	ASSERT_EQ(caching_byte2(&t, 0), 0);
+	st_close(&t);
+}
+
+/* MODE SELECT(6) of list p (n bytes) fails with INVALID FIELD IN PARAMETER LIST at byte at. */
+static void select_bad_field(struct st *t, const uint8_t *p, uint32_t n, unsigned int at)
+{
+	struct sres r;
+
+	SELECT6(t, p, n, &r);
+	check_sense(&r, 5, 0x26, 0);
+	ASSERT_EQ(r.sense[15], 0x80); /* SKSV, C/D 0: in the parameter list */
+	ASSERT_EQ(r.sense[16] << 8 | r.sense[17], at);
+}
+
+TEST(scsi_mode_select_errors)
+{
+	struct st t;
+	struct sres r;
+	uint8_t page[20], p[64];
+	uint32_t n;
+
+	st_open(&t, 1, 0);
+	caching_page(page, false);
+	n = ms_list(p, false, 0, page, sizeof(page));
+	/* PF is required; SP: nothing is saveable */
+	CMD(&t, 0, p, n, 0, &r, 0x15, 0x00, 0, 0, (uint8_t)n, 0);
+	check_sense(&r, 5, 0x24, 0);
+	ASSERT_EQ(r.sense[15], 0xc0 | 0x08 | 4);
+	ASSERT_EQ(r.sense[17], 1);
+	CMD(&t, 0, p, n, 0, &r, 0x15, 0x11, 0, 0, (uint8_t)n, 0);
+	check_sense(&r, 5, 0x39, 0);
+	CMD(&t, 0, p, n, 0, &r, 0x55, 0x11, 0, 0, 0, 0, 0, 0, (uint8_t)n, 0);
+	check_sense(&r, 5, 0x39, 0);
+	/* an empty list is no error; one longer than the buffer is an overrun */
+	CMD(&t, 0, NULL, 0, 0, &r, 0x15, 0x10, 0, 0, 0, 0);
+	check_good(&r);
+	CMD(&t, 0, p, n, 0, &r, 0x15, 0x10, 0, 0, (uint8_t)(n + 1), 0);
+	ASSERT_EQ(r.response, VIRTIO_SCSI_S_OVERRUN);
+	/* truncated header, descriptor, page header, page */
+	SELECT6(&t, p, 3, &r);
+	check_sense(&r, 5, 0x1a, 0);
+	CMD(&t, 0, p, n, 0, &r, 0x55, 0x10, 0, 0, 0, 0, 0, 0, 7, 0);
+	check_sense(&r, 5, 0x1a, 0);
+	p[3] = 8;
+	SELECT6(&t, p, 4 + 7, &r);
+	check_sense(&r, 5, 0x1a, 0);
+	p[3] = 0;
+	SELECT6(&t, p, 4 + 1, &r);
+	check_sense(&r, 5, 0x1a, 0);
+	SELECT6(&t, p, n - 1, &r);
+	check_sense(&r, 5, 0x1a, 0);
+	/* header fields: medium type, a descriptor length of neither 0 nor 8 */
+	p[1] = 1;
+	select_bad_field(&t, p, n, 1);
+	p[1] = 0;
+	p[3] = 4;
+	select_bad_field(&t, p, n, 3);
+	/* descriptor: a block length or a block count that is not ours */
+	n = ms_list(p, false, 8, (const uint8_t[8]){0, 0, 0, 0, 0, 0, 0x10, 0}, 8);
+	select_bad_field(&t, p, n, 4 + 5);
+	n = ms_list(p, false, 8, (const uint8_t[8]){0, 0, 0, 7, 0, 0, 0x02, 0}, 8);
+	select_bad_field(&t, p, n, 4);
+	n = ms_list(p, false, 8, (const uint8_t[8]){0, 0, 0, 0, 0, 0, 0x02, 0}, 8);
+	SELECT6(&t, p, n, &r); /* 0 blocks: "no change", descriptor only */
+	check_good(&r);
+	/* pages: unknown, subpage format, wrong length, a field that is not changeable */
+	page[0] = 0x1c;
+	n = ms_list(p, false, 0, page, sizeof(page));
+	select_bad_field(&t, p, n, 4);
+	page[0] = 0x48;
+	n = ms_list(p, false, 0, page, sizeof(page));
+	select_bad_field(&t, p, n, 4);
+	page[0] = 0x08;
+	page[1] = 0x10;
+	n = ms_list(p, false, 0, page, 18);
+	select_bad_field(&t, p, n, 5);
+	page[1] = 0x12;
+	page[2] = 0x01; /* RCD */
+	n = ms_list(p, false, 0, page, sizeof(page));
+	select_bad_field(&t, p, n, 6);
+	page[2] = 0;
+	page[12] = 0x20; /* FSW/LBCSS/DRA byte */
+	n = ms_list(p, false, 0, page, sizeof(page));
+	select_bad_field(&t, p, n, 4 + 12);
+	/* all or nothing: a valid caching page (cache off) then a changed control page */
+	caching_page(page, false);
+	n = ms_list(p, false, 0, page, sizeof(page));
+	memcpy(p + n, (const uint8_t[12]){0x0a, 0x0a, 0, 0x00}, 12); /* QAM 0 */
+	select_bad_field(&t, p, n + 12, n + 3);
+	ASSERT_EQ(caching_byte2(&t, 0), 0x04);
+	/* and it still answers MODE SENSE's saved values with SAVING PARAMETERS NOT SUPPORTED */
+	CMD(&t, 0, NULL, 0, 255, &r, 0x5a, 0, 0xc8, 0, 0, 0, 0, 0, 255, 0);
+	check_sense(&r, 5, 0x39, 0);
+	/* PS is reserved in MODE SELECT: ignored */
+	page[0] = 0x88;
+	n = ms_list(p, false, 0, page, sizeof(page));
+	SELECT6(&t, p, n, &r);
+	check_good(&r);
+	ASSERT_EQ(caching_byte2(&t, 0), 0);
+	st_close(&t);
 }
