@@ -21,8 +21,8 @@ VERSION := 0.1.0
 CFLAGS  += -DMICROVM_VERSION=\"$(VERSION)\"
 
 # Sources, sorted, one list per folder so parallel work touches one line each.
-VMM_SRCS     := vmm/bus.c vmm/cli.c vmm/guest_mem.c vmm/irq.c vmm/kvm_pci.c vmm/log.c vmm/term.c vmm/vcpu.c \
-                vmm/vm.c vmm/vm_run.c
+VMM_SRCS     := vmm/bus.c vmm/cli.c vmm/cli_net.c vmm/guest_mem.c vmm/irq.c vmm/kvm_pci.c vmm/log.c vmm/term.c vmm/vcpu.c \
+                vmm/vm.c vmm/vm_devices.c vmm/vm_run.c
 DEVICE_SRCS  := devices/legacy/serial.c devices/pci/msix.c devices/pci/pci.c devices/scsi/info.c devices/scsi/io.c devices/scsi/mode.c devices/scsi/target.c devices/virtio/blk.c devices/virtio/blk_inflight.c devices/virtio/blk_limit.c devices/virtio/blk_req.c devices/virtio/blk_uring.c devices/virtio/console.c devices/virtio/core.c devices/virtio/mmio.c devices/virtio/net.c devices/virtio/net_ctrl.c devices/virtio/net_filter.c devices/virtio/net_hdr.c devices/virtio/net_io.c devices/virtio/net_rss.c devices/virtio/net_tap.c devices/virtio/pci.c devices/virtio/pci_common.c devices/virtio/pmem.c devices/virtio/rng.c devices/virtio/scsi.c devices/virtio/token_bucket.c devices/virtio/virtqueue.c devices/virtio/vq_packed.c devices/virtio/vq_split.c devices/virtio/vsock.c devices/virtio/vsock_conn.c devices/virtio/vsock_host.c
 ARCH_SRCS    := arch/x86_64/acpi.c arch/x86_64/aml.c arch/x86_64/arch.c arch/x86_64/boot.c arch/x86_64/cpu.c arch/x86_64/irq_routes.c arch/x86_64/irqchip.c arch/x86_64/platform.c devices/legacy/acpi_pm.c devices/legacy/i8042.c devices/legacy/pvpanic.c
 MAIN_SRCS    := vmm/main.c

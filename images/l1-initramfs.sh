@@ -29,7 +29,7 @@ done
 cp "$IMAGES_ROOT/images/l1-init" "$root/init"
 mknod -m 600 "$root/dev/console" c 5 1 2>/dev/null || true
 cp "$l1k"/modules/*.ko "$l1k/modules.load" "$root/lib/mvmodules/"
-cp "$l2k/bzImage" "$l2k/vmlinux" "$l2i/initramfs.cpio.gz" "$l2i/initramfs-storage.cpio.gz" \
+cp "$l2k/bzImage" "$l2k/vmlinux" "$l2i/initramfs.cpio.gz" "$l2i/initramfs-tools.cpio.gz" \
 	"$root/opt/mv/l2/"
 cp "$IMAGES_ROOT/tests/integration/l1-tests.sh" "$root/opt/mv/"
 if [ -d "$IMAGES_ROOT/build/guests" ]; then
@@ -57,6 +57,11 @@ if [ "$mv_bin" != none ]; then
 		img_log "microvm is static; no libraries bundled"
 	fi
 fi
+
+# socat: the L1 end of the network and vsock tests (TCP with half-close, the
+# vsock device's UNIX sockets).
+img_installed_version socat >/dev/null
+img_bundle "$root" /usr/bin/socat /usr/bin
 
 (cd "$root" && find . -mindepth 1 | LC_ALL=C sort |
 	cpio --quiet -o -H newc -R 0:0) >"$out"

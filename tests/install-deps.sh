@@ -5,7 +5,7 @@ set -eu
 PKGS="gcc make pkg-config libseccomp-dev libcap-ng-dev libjson-c-dev liburing-dev
       clang-14 libclang-rt-14-dev clang-format
       qemu-system-x86 busybox-static linux-source-6.1 bc flex bison libelf-dev libssl-dev
-      cpio xz-utils zstd kmod fio util-linux"
+      cpio xz-utils zstd kmod fio util-linux socat ethtool"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

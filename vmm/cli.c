@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/virtio/blk.h"
+#include "vmm/cli_internal.h"
 #include "vmm/config.h"
 
 #define CLI_DEFAULT_MEM (256ULL << 20)
@@ -39,6 +41,19 @@ const char cli_usage[] =
 	"  --scsi path=FILE[,ro][,DEVOPTS]\n"
 	"                         a LUN of the virtio-scsi controller (LUN 0, 1, ... in\n"
 	"                         order, at most 8); DEVOPTS place the controller\n"
+	"  --net auto|tap=NAME[,mac=MAC][,queues=N][,mtu=N][,speed=MBIT]\n"
+	"        [,duplex=half|full][,rx_bps=..][,tx_bps=..][,rx_pps=..][,tx_pps=..][,DEVOPTS]\n"
+	"                         a virtio-net interface on tap NAME (which must exist);\n"
+	"                         without tap= (e.g. --net auto) microvm creates a tap,\n"
+	"                         named by the kernel;\n"
+	"                         queues= queue pairs (default one per vCPU, at most 8);\n"
+	"                         rate limits per direction (rx: to the guest), each with a\n"
+	"                         _burst= bucket size (default one second's worth)\n"
+	"  --vsock cid=N,path=SOCK[,DEVOPTS]\n"
+	"                         a virtio-vsock device for guest CID N (3 and up); host\n"
+	"                         programs connect to the UNIX socket SOCK and send\n"
+	"                         'CONNECT <port>\\n'; guest connections to port P reach a\n"
+	"                         listener at SOCK_P\n"
 	"  --rng[=DEVOPTS]        a virtio-rng device fed by the host's getrandom()\n"
 	"  --console serial|virtio[,DEVOPTS]\n"
 	"                         guest console on the 8250 UART (ttyS0, default) or on a\n"
@@ -97,7 +112,7 @@ int cli_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-static int cli_parse_uint(const char *s, unsigned int *out)
+int cli_parse_uint(const char *s, unsigned int *out)
 {
 	unsigned long v;
 	char *end;
@@ -112,10 +127,8 @@ static int cli_parse_uint(const char *s, unsigned int *out)
 	return 0;
 }
 
-/* One of the options every virtio device takes. Returns 1 if tok was one, 0 if not, -EINVAL
- * for a bad value. */
-static int cli_parse_devopt(const char *tok, struct virtio_dev_config *dev, const char *what,
-			    char *err, size_t errlen)
+int cli_parse_devopt(const char *tok, struct virtio_dev_config *dev, const char *what, char *err,
+		     size_t errlen)
 {
 	if (strcmp(tok, "transport=pci") == 0) {
 		dev->transport = TRANSPORT_PCI;
@@ -161,17 +174,15 @@ static int cli_parse_devopts(char *arg, struct virtio_dev_config *dev, const cha
 	return 0;
 }
 
-/* NAME=VALUE with a size value (K/M/G suffixes): 1 if tok is NAME=..., -EINVAL if the value is
- * bad, 0 if tok is something else. */
-static int cli_parse_named_size(const char *tok, const char *name, uint64_t *out, char *err,
-				size_t errlen)
+int cli_parse_named_size(const char *tok, const char *name, uint64_t *out, const char *what,
+			 char *err, size_t errlen)
 {
 	size_t n = strlen(name);
 
 	if (strncmp(tok, name, n) != 0 || tok[n] != '=')
 		return 0;
 	if (cli_parse_size(tok + n + 1, out) < 0) {
-		snprintf(err, errlen, "--disk: bad number in '%s'", tok);
+		snprintf(err, errlen, "%s: bad number in '%s'", what, tok);
 		return -EINVAL;
 	}
 	return 1;
@@ -217,8 +228,9 @@ static int cli_parse_disk_extra(const char *tok, struct disk_config *d, char *er
 
 	if (strncmp(tok, "queues=", 7) == 0) {
 		if (cli_parse_uint(tok + 7, &d->num_queues) < 0 || d->num_queues == 0 ||
-		    d->num_queues > 8) {
-			snprintf(err, errlen, "--disk: queues= takes 1 to 8, not '%s'", tok + 7);
+		    d->num_queues > BLK_MAX_QUEUES) {
+			snprintf(err, errlen, "--disk: queues= takes 1 to %d, not '%s'",
+				 BLK_MAX_QUEUES, tok + 7);
 			return -EINVAL;
 		}
 		return 1;
@@ -231,13 +243,13 @@ static int cli_parse_disk_extra(const char *tok, struct disk_config *d, char *er
 		d->serial = tok + 7;
 		return 1;
 	}
-	r = cli_parse_named_size(tok, "bps", &d->bps, err, errlen);
+	r = cli_parse_named_size(tok, "bps", &d->bps, "--disk", err, errlen);
 	if (!r)
-		r = cli_parse_named_size(tok, "bps_burst", &d->bps_burst, err, errlen);
+		r = cli_parse_named_size(tok, "bps_burst", &d->bps_burst, "--disk", err, errlen);
 	if (!r)
-		r = cli_parse_named_size(tok, "iops", &d->iops, err, errlen);
+		r = cli_parse_named_size(tok, "iops", &d->iops, "--disk", err, errlen);
 	if (!r)
-		r = cli_parse_named_size(tok, "iops_burst", &d->iops_burst, err, errlen);
+		r = cli_parse_named_size(tok, "iops_burst", &d->iops_burst, "--disk", err, errlen);
 	return r;
 }
 
@@ -344,7 +356,9 @@ enum {
 	OPT_RNG,
 	OPT_CONSOLE,
 	OPT_PMEM,
-	OPT_SCSI
+	OPT_SCSI,
+	OPT_NET,
+	OPT_VSOCK
 };
 
 static const struct option cli_options[] = {
@@ -358,6 +372,8 @@ static const struct option cli_options[] = {
 	{"console", required_argument, NULL, OPT_CONSOLE},
 	{"pmem", required_argument, NULL, OPT_PMEM},
 	{"scsi", required_argument, NULL, OPT_SCSI},
+	{"net", required_argument, NULL, OPT_NET},
+	{"vsock", required_argument, NULL, OPT_VSOCK},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -397,6 +413,18 @@ static int cli_parse_option(int opt, char *arg, struct vm_config *cfg, char *err
 		return cli_parse_disk(arg, &cfg->disks[cfg->n_disks++], err, errlen);
 	case OPT_SCSI:
 		return cli_parse_scsi(arg, cfg, err, errlen);
+	case OPT_NET:
+		if (cfg->n_nets == VM_MAX_NETS) {
+			snprintf(err, errlen, "at most %d network interfaces", VM_MAX_NETS);
+			return -EINVAL;
+		}
+		return cli_parse_net(arg, &cfg->nets[cfg->n_nets++], err, errlen);
+	case OPT_VSOCK:
+		if (cfg->vsock.path) {
+			snprintf(err, errlen, "--vsock: only one vsock device");
+			return -EINVAL;
+		}
+		return cli_parse_vsock(arg, &cfg->vsock, err, errlen);
 	case OPT_PMEM:
 		if (cfg->n_pmems == VM_MAX_PMEMS) {
 			snprintf(err, errlen, "at most %d pmem devices", VM_MAX_PMEMS);

@@ -8,6 +8,7 @@
 #define VM_MAX_DISKS	 16
 #define VM_MAX_PMEMS	 8
 #define VM_MAX_SCSI_LUNS 8
+#define VM_MAX_NETS	 8
 
 enum console_kind { CONSOLE_SERIAL, CONSOLE_VIRTIO };
 
@@ -45,6 +46,27 @@ struct pmem_file_config {
 	struct virtio_dev_config dev;
 };
 
+/* --net: a virtio-net interface on a tap. Rate limits: 0 = unlimited, burst 0 = one
+ * second's worth; rx is host to guest, tx guest to host. */
+struct net_if_config {
+	const char *tap;	  /* tap=NAME (must exist); NULL: microvm creates one */
+	uint8_t mac[6];		  /* all zero: a random locally administered MAC */
+	unsigned int queue_pairs; /* 0: one per vCPU */
+	uint16_t mtu;		  /* 0: not offered (VIRTIO_NET_F_MTU) */
+	uint32_t speed;		  /* Mbit/s (SPEED_DUPLEX); 0: unknown */
+	int duplex;		  /* 0 unknown, 1 half, 2 full */
+	uint64_t rx_bps, rx_bps_burst, rx_pps, rx_pps_burst;
+	uint64_t tx_bps, tx_bps_burst, tx_pps, tx_pps_burst;
+	struct virtio_dev_config dev;
+};
+
+/* --vsock: the virtio-vsock device; path NULL: none. */
+struct vsock_dev_config {
+	uint64_t cid;	  /* the guest's CID, 3 and up */
+	const char *path; /* the host-side UNIX socket (host-initiated: CONNECT <port>) */
+	struct virtio_dev_config dev;
+};
+
 /* What to build: filled by the CLI (later also the API and a config file), then validated. */
 struct vm_config {
 	const char *kernel;
@@ -61,6 +83,9 @@ struct vm_config {
 	bool scsi_read_only[VM_MAX_SCSI_LUNS];
 	unsigned int n_scsi_luns;
 	struct virtio_dev_config scsi_dev;
+	struct net_if_config nets[VM_MAX_NETS];
+	unsigned int n_nets;
+	struct vsock_dev_config vsock;
 	bool rng;
 	struct virtio_dev_config rng_dev;
 	enum console_kind console;

@@ -14,14 +14,9 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "devices/virtio/blk.h"
-#include "devices/virtio/console.h"
 #include "devices/pci/pci.h"
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/pci.h"
-#include "devices/virtio/pmem.h"
-#include "devices/virtio/rng.h"
-#include "devices/virtio/scsi.h"
 #include "devices/virtio/virtio.h"
 #include "vmm/arch.h"
 #include "vmm/kvm_pci.h"
@@ -281,8 +276,8 @@ static int vm_add_pci_device(struct vm *vm, struct virtio_dev *vdev, char *err, 
 }
 
 /* Apply the options every virtio device takes, then put it on its transport. */
-static int vm_add_virtio_device(struct vm *vm, struct virtio_dev *vdev,
-				const struct virtio_dev_config *dc, char *err, unsigned int errlen)
+int vm_add_virtio_device(struct vm *vm, struct virtio_dev *vdev, const struct virtio_dev_config *dc,
+			 char *err, unsigned int errlen)
 {
 	int r;
 
@@ -294,102 +289,6 @@ static int vm_add_virtio_device(struct vm *vm, struct virtio_dev *vdev,
 	if (r == 0 && vdev->n_shm)
 		r = vm_map_mmio_shm(vm, vdev, err, errlen);
 	return r;
-}
-
-/* A virtio-blk disk with its serial and rate limits. */
-static int vm_create_disk(struct vm *vm, unsigned int i, char *err, unsigned int errlen)
-{
-	struct disk_config dcq = vm->cfg->disks[i];
-	const struct disk_config *dc = &dcq;
-	struct blk_limits limits = {
-		.bytes_per_s = dc->bps,
-		.bytes_burst = dc->bps_burst,
-		.ops_per_s = dc->iops,
-		.ops_burst = dc->iops_burst,
-	};
-	struct virtio_dev *vdev;
-	int r;
-
-	/* One request queue per vCPU unless told: the guest's blk-mq then never shares one. */
-	if (!dcq.num_queues)
-		dcq.num_queues = MIN(vm->cfg->cpus, VIRTIO_MAX_QUEUES);
-	r = blk_create(&vm->mem, i, dc, &vdev);
-	if (r < 0) {
-		snprintf(err, errlen, "disk %s: %s", dc->path, strerror(-r));
-		return r;
-	}
-	blk_set_limits(vdev, &limits);
-	if (dc->serial && blk_set_serial(vdev, dc->serial) < 0) {
-		virtio_dev_destroy(vdev);
-		snprintf(err, errlen, "disk %s: serial longer than 20 bytes", dc->path);
-		return -EINVAL;
-	}
-	return vm_add_virtio_device(vm, vdev, &dc->dev, err, errlen);
-}
-
-static int vm_create_devices(struct vm *vm, char *err, unsigned int errlen)
-{
-	const struct vm_config *cfg = vm->cfg;
-	struct virtio_dev *vdev;
-	int r;
-
-	if (cfg->console == CONSOLE_VIRTIO) {
-		r = console_create(&vm->mem, 0, vm->console_in_fd, STDOUT_FILENO, &vdev);
-		if (r < 0) {
-			snprintf(err, errlen, "virtio console: %s", strerror(-r));
-			return r;
-		}
-		r = vm_add_virtio_device(vm, vdev, &cfg->console_dev, err, errlen);
-		if (r < 0)
-			return r;
-	}
-	for (unsigned int i = 0; i < cfg->n_disks; i++) {
-		r = vm_create_disk(vm, i, err, errlen);
-		if (r < 0)
-			return r;
-	}
-	for (unsigned int i = 0; i < cfg->n_pmems; i++) {
-		const struct pmem_file_config *pc = &cfg->pmems[i];
-		struct pmem_config pcfg = {.path = pc->path, .read_only = pc->read_only};
-
-		r = pmem_create(&vm->mem, i, &pcfg, &vdev);
-		if (r < 0) {
-			snprintf(err, errlen, "pmem %s: %s", pc->path,
-				 r == -EINVAL ? "size must be a nonzero multiple of 2M"
-					      : strerror(-r));
-			return r;
-		}
-		r = vm_add_virtio_device(vm, vdev, &pc->dev, err, errlen);
-		if (r < 0)
-			return r;
-	}
-	if (cfg->n_scsi_luns) {
-		struct scsi_config scfg = {.n_luns = cfg->n_scsi_luns};
-
-		for (unsigned int i = 0; i < cfg->n_scsi_luns; i++) {
-			scfg.luns[i] = cfg->scsi_luns[i];
-			scfg.read_only[i] = cfg->scsi_read_only[i];
-		}
-		r = scsi_create(&vm->mem, 0, &scfg, &vdev);
-		if (r < 0) {
-			snprintf(err, errlen, "scsi: %s", strerror(-r));
-			return r;
-		}
-		r = vm_add_virtio_device(vm, vdev, &cfg->scsi_dev, err, errlen);
-		if (r < 0)
-			return r;
-	}
-	if (cfg->rng) {
-		r = rng_create(&vm->mem, 0, &vdev);
-		if (r < 0) {
-			snprintf(err, errlen, "rng: %s", strerror(-r));
-			return r;
-		}
-		r = vm_add_virtio_device(vm, vdev, &cfg->rng_dev, err, errlen);
-		if (r < 0)
-			return r;
-	}
-	return 0;
 }
 
 /* The host bridge and bus 0, where the firmware tables say they are. */

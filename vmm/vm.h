@@ -80,6 +80,14 @@ int vm_run(struct vm *vm);
 
 void vm_destroy(struct vm *vm);
 
+/* For vm_devices.c: build every virtio device of the configuration (vm_create() calls it
+ * once the buses exist), and put one device on its transport with the options every virtio
+ * device takes. -errno with a message in *err. */
+struct virtio_dev_config;
+int vm_create_devices(struct vm *vm, char *err, unsigned int errlen);
+int vm_add_virtio_device(struct vm *vm, struct virtio_dev *vdev, const struct virtio_dev_config *dc,
+			 char *err, unsigned int errlen);
+
 /* Interrupt plumbing (vmm/irq.c). */
 int vm_irq_line(struct vm *vm, uint32_t gsi, bool level);
 int vm_irqfd_add(struct vm *vm, uint32_t gsi, int efd);

@@ -5,6 +5,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Request queues one drive may have (VIRTIO_BLK_F_MQ); the VMM's default is one per vCPU up
+ * to this. */
+#define BLK_MAX_QUEUES 8
+
 struct guest_mem;
 struct disk_config;
 struct virtio_dev;

@@ -14,6 +14,7 @@
 #include <sys/uio.h>
 
 #include "devices/virtio/blk.h"
+#include "devices/virtio/token_bucket.h"
 #include "devices/virtio/virtio.h"
 #include "vmm/log.h"
 #include "vmm/util.h"
@@ -104,14 +105,9 @@ struct blk_fifo {
 	struct blk_slot *head, *tail;
 };
 
-/* One token bucket; rate 0: unlimited. Tokens may go negative (a request above the burst). */
-struct blk_bucket {
-	uint64_t rate, burst;
-	double tokens;
-};
-
+/* Two token buckets (token_bucket.h): bytes and ops; rate 0: unlimited. */
 struct blk_limiter {
-	struct blk_bucket bytes, ops;
+	struct token_bucket bytes, ops;
 	uint64_t last_ns; /* CLOCK_MONOTONIC of the last refill */
 };
 

@@ -5,10 +5,10 @@
 #include <stdint.h>
 
 /*
- * A token bucket for device rate limiters (virtio-net today; virtio-blk's blk_limit.c has the
- * same logic and can move onto it). Refilled at `rate` tokens per second up to `burst`; rate 0
- * means unlimited. Tokens may go negative: a cost above the burst passes once the bucket is
- * full and leaves it in debt, or it could never pass. Not thread-safe: the owner locks.
+ * A token bucket for device rate limiters (virtio-net, virtio-blk's blk_limit.c). Refilled at
+ * `rate` tokens per second up to `burst`; rate 0 means unlimited. Tokens may go negative: a
+ * cost above the burst passes once the bucket is full and leaves it in debt, or it could never
+ * pass. Not thread-safe: the owner locks.
  */
 struct token_bucket {
 	uint64_t rate, burst;

@@ -24,7 +24,8 @@ VM_TIMEOUT=${VM_TIMEOUT:-120}
 
 ALL_CASES="linux-1cpu linux-2cpu linux-pvh linux-virtio-console linux-poweroff
 	linux-sigterm linux-panic linux-pci-mixed linux-mmio-mixed linux-pci-intx
-	linux-split linux-storage linux-storage-mmio errors tiny-hello-pvh tiny-hello-bzimage
+	linux-split linux-storage linux-storage-mmio linux-net linux-net-mmio errors
+	tiny-hello-pvh tiny-hello-bzimage
 	tiny-triple-fault tiny-smp tiny-smp-cmdline tiny-virtio-poll tiny-virtio-poll-ro"
 
 mkdir -p $W
@@ -327,7 +328,7 @@ storage_boot()
 	dd if=/dev/zero of=$W/vd2.img bs=1M count=8 2>/dev/null
 	dd if=/dev/zero of=$W/pmem.img bs=1M count=32 2>/dev/null
 	dd if=/dev/zero of=$W/lun0.img bs=1M count=16 2>/dev/null
-	vm "$CASE" "$VM_TIMEOUT" --kernel $L2/bzImage --initrd $L2/initramfs-storage.cpio.gz \
+	vm "$CASE" "$VM_TIMEOUT" --kernel $L2/bzImage --initrd $L2/initramfs-tools.cpio.gz \
 		--cpus 2 --mem 256M --disk "path=$W/vd.img,serial=MV-SERIAL-1,transport=$2" \
 		--disk "path=$W/vd2.img,transport=$2" \
 		--pmem "path=$W/pmem.img,transport=$2" --scsi "path=$W/lun0.img,transport=$2" \
@@ -362,6 +363,110 @@ case_linux_storage()
 case_linux_storage_mmio()
 {
 	storage_boot linux-storage-mmio mmio
+}
+
+# l1_net TAP - give L1's end of the tap 10.0.2.1/24 once the interface exists
+# (microvm may create it after this starts); background.
+l1_net()
+{
+	n=0
+	while [ ! -e /sys/class/net/"$1" ] && [ $n -lt 600 ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	ip addr add 10.0.2.1/24 dev "$1" && ip link set "$1" up
+}
+
+# net_peers SOCK - L1's side of the net and vsock checks, in the background:
+# TCP sink on 5001 (the guest's upload), a 4 MiB upload to the guest's port
+# 5002 once it listens, a vsock echo listener at SOCK_6000, and a 4 MiB
+# round trip through SOCK (CONNECT 5000) once the guest's echo server is up.
+net_peers()
+{
+	rm -f $W/net-in.bin $W/net-out.bin $W/v-echo.bin
+	dd if=/dev/urandom of=$W/net-out.bin bs=1M count=4 2>/dev/null
+	dd if=/dev/urandom of=$W/v-out.bin bs=1M count=4 2>/dev/null
+	timeout 200 socat -u TCP-LISTEN:5001,reuseaddr OPEN:$W/net-in.bin,creat 2>/dev/null &
+	(
+		n=0
+		until socat -u OPEN:$W/net-out.bin TCP:10.0.2.2:5002,connect-timeout=2 2>/dev/null; do
+			n=$((n + 1))
+			[ $n -lt 150 ] || exit 1
+			sleep 1
+		done
+	) &
+	[ -n "$1" ] || return 0
+	timeout 200 socat UNIX-LISTEN:"$1"_6000 EXEC:cat 2>/dev/null &
+	(
+		n=0
+		while [ $n -lt 150 ]; do
+			(printf 'CONNECT 5000\n'; cat $W/v-out.bin) |
+				timeout 60 socat -t 30 - UNIX-CONNECT:"$1" >$W/v-reply.bin 2>/dev/null
+			head -n1 $W/v-reply.bin | grep -q '^OK ' && break
+			n=$((n + 1))
+			sleep 1
+		done
+		# the echo is everything after the "OK <port>" line
+		tail -c +$(($(head -n1 $W/v-reply.bin | wc -c) + 1)) $W/v-reply.bin >$W/v-echo.bin
+	) &
+}
+
+# net_boot NAME TRANSPORT NETOPTS EXPECT_Q VSOCK - virtio-net (and vsock when
+# VSOCK=1) on one transport: the guest pings L1, TCP transfers both ways with
+# the sha256 compared here, queue count, RSS/hash report and ring resize with
+# several queues, vsock echo both ways.
+net_boot()
+{
+	case_begin "$1"
+	sock=
+	vs=
+	if [ "$5" = 1 ]; then
+		sock=$W/v.sock
+		rm -f "$sock" "$sock"_6000
+		vs="--vsock cid=3,path=$sock,transport=$2"
+	fi
+	tap=$(echo "$3" | sed -n 's/.*tap=\([^,]*\).*/\1/p')
+	[ -n "$tap" ] || tap=tap0 # the first tap the kernel names
+	l1_net "$tap" &
+	net_peers "$sock"
+	# shellcheck disable=SC2086 # $vs is two words or none
+	vm "$CASE" 300 --kernel $L2/bzImage --initrd $L2/initramfs-tools.cpio.gz \
+		--cpus 2 --mem 256M --net "$3,transport=$2" $vs \
+		--cmdline "$BASE_CMDLINE mvtest=net${vs:+,vsock} expect_netq=$4"
+	check_rc 0
+	guest_results net-ping net-tx net-rx net-queues
+	sent=$(guest_detail net-tx | sed -n 's/.*sha=\([0-9a-f]*\).*/\1/p')
+	got=$(sha256sum $W/net-in.bin 2>/dev/null | cut -d' ' -f1)
+	[ -n "$sent" ] && [ "$sent" = "$got" ] && check net-tx-data PASS "4 MiB, sha256 matches" ||
+		check net-tx-data FAIL "L1 got ${got:-nothing}, guest sent ${sent:-?}"
+	recv=$(guest_detail net-rx | sed -n 's/.*sha=\([0-9a-f]*\).*/\1/p')
+	want=$(sha256sum $W/net-out.bin | cut -d' ' -f1)
+	[ "$recv" = "$want" ] && check net-rx-data PASS "4 MiB, sha256 matches" ||
+		check net-rx-data FAIL "guest got ${recv:-nothing}, L1 sent $want"
+	[ "$4" -le 1 ] || guest_results net-rss net-resize
+	if [ -n "$vs" ]; then
+		guest_results vsock-g2h vsock-h2g
+		a=$(sha256sum $W/v-out.bin | cut -d' ' -f1)
+		b=$(sha256sum $W/v-echo.bin 2>/dev/null | cut -d' ' -f1)
+		[ "$a" = "$b" ] && check vsock-h2g-data PASS "4 MiB round trip, sha256 matches" ||
+			check vsock-h2g-data FAIL "echo ${b:-missing}, sent $a"
+	fi
+	case_end
+}
+
+# PCI: a tap microvm creates (the kernel names it tap0), two queue pairs (one
+# per vCPU), RSS; and the vsock device.
+case_linux_net()
+{
+	net_boot linux-net pci auto 2 1
+}
+
+# virtio-mmio: a persistent tap made beforehand and opened by name, one pair.
+case_linux_net_mmio()
+{
+	tunctl -t mvtap1 >/dev/null 2>&1
+	net_boot linux-net-mmio mmio tap=mvtap1,queues=1 1 0
+	tunctl -d mvtap1 >/dev/null 2>&1
 }
 
 case_linux_poweroff()

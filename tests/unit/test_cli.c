@@ -10,7 +10,7 @@
 static int parse(struct vm_config *cfg, char *err, const char *const *args)
 {
 	char *argv[32];
-	char copies[32][128];
+	char copies[32][256];
 	int argc = 0;
 
 	argv[argc++] = (char *)"microvm";
@@ -273,5 +273,80 @@ TEST(cli_disk_engine_direct)
 		err[0] = '\0';
 		ASSERT_ERR(parse(&cfg, err, bad[i]), -EINVAL);
 		ASSERT_TRUE(strstr(err, "engine=") || strstr(err, "direct"));
+	}
+}
+
+/* --net and --vsock: every option lands in the config; defaults are zero (device defaults). */
+TEST(cli_net_vsock_options)
+{
+	const char *args[] = {
+		"--kernel",
+		"bz",
+		"--net",
+		"tap=mvtap0,mac=52:54:00:12:34:56,queues=4,mtu=9000,speed=10000,duplex=full,"
+		"rx_bps=100M,rx_bps_burst=200M,tx_pps=5000,transport=mmio",
+		"--net",
+		"auto",
+		"--vsock",
+		"cid=42,path=/tmp/v.sock,packed=off",
+		NULL};
+	const uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+	struct vm_config cfg;
+	char err[256];
+
+	ASSERT_EQ(parse(&cfg, err, args), CLI_RUN);
+	ASSERT_EQ(cfg.n_nets, 2);
+	ASSERT_STR_EQ(cfg.nets[0].tap, "mvtap0");
+	ASSERT_EQ(memcmp(cfg.nets[0].mac, mac, 6), 0);
+	ASSERT_EQ(cfg.nets[0].queue_pairs, 4);
+	ASSERT_EQ(cfg.nets[0].mtu, 9000);
+	ASSERT_EQ(cfg.nets[0].speed, 10000);
+	ASSERT_EQ(cfg.nets[0].duplex, 2);
+	ASSERT_EQ(cfg.nets[0].rx_bps, 100ULL << 20);
+	ASSERT_EQ(cfg.nets[0].rx_bps_burst, 200ULL << 20);
+	ASSERT_EQ(cfg.nets[0].tx_pps, 5000);
+	ASSERT_EQ(cfg.nets[0].tx_bps, 0);
+	ASSERT_EQ(cfg.nets[0].dev.transport, TRANSPORT_MMIO);
+	ASSERT_TRUE(cfg.nets[1].tap == NULL);
+	ASSERT_EQ(cfg.nets[1].queue_pairs, 0);
+	ASSERT_EQ(cfg.vsock.cid, 42);
+	ASSERT_STR_EQ(cfg.vsock.path, "/tmp/v.sock");
+	ASSERT_TRUE(cfg.vsock.dev.no_packed);
+}
+
+TEST(cli_net_vsock_option_errors)
+{
+	const char *bad[][7] = {
+		{"--kernel", "bz", "--net", "tap=", NULL},
+		{"--kernel", "bz", "--net", "tap=a/b", NULL},
+		{"--kernel", "bz", "--net", "tap=sixteen-chars-xy", NULL},
+		{"--kernel", "bz", "--net", "mac=01:00:5e:00:00:01", NULL}, /* multicast */
+		{"--kernel", "bz", "--net", "mac=00:00:00:00:00:00", NULL},
+		{"--kernel", "bz", "--net", "mac=52:54:00:12:34", NULL},
+		{"--kernel", "bz", "--net", "mac=52:54:00:12:34:5g", NULL},
+		{"--kernel", "bz", "--net", "queues=0", NULL},
+		{"--kernel", "bz", "--net", "queues=9", NULL},
+		{"--kernel", "bz", "--net", "mtu=67", NULL},
+		{"--kernel", "bz", "--net", "mtu=65536", NULL},
+		{"--kernel", "bz", "--net", "duplex=both", NULL},
+		{"--kernel", "bz", "--net", "speed=0", NULL},
+		{"--kernel", "bz", "--net", "rx_bps=lots", NULL},
+		{"--kernel", "bz", "--net", "tap=t0,bogus=1", NULL},
+		{"--kernel", "bz", "--net", NULL},
+		{"--kernel", "bz", "--vsock", "cid=2,path=/tmp/v", NULL},
+		{"--kernel", "bz", "--vsock", "cid=4294967295,path=/tmp/v", NULL},
+		{"--kernel", "bz", "--vsock", "cid=x3,path=/tmp/v", NULL},
+		{"--kernel", "bz", "--vsock", "cid=3", NULL},
+		{"--kernel", "bz", "--vsock", "path=/tmp/v", NULL},
+		{"--kernel", "bz", "--vsock", "cid=3,path=/a,cid=4,path=/b,x=1", NULL},
+		{"--kernel", "bz", "--vsock", "cid=3,path=/a", "--vsock", "cid=4,path=/b", NULL},
+	};
+	struct vm_config cfg;
+	char err[256];
+
+	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		ASSERT_ERR(parse(&cfg, err, bad[i]), -EINVAL);
+		ASSERT_TRUE(err[0] != '\0');
 	}
 }

@@ -21,7 +21,7 @@ TEST(vsock_credit_request_update)
 	fd = vt_host_connect(&t, 20, &hp);
 	memset(buf, 'q', sizeof(buf));
 	vt_send(&t, VIRTIO_VSOCK_OP_RW, STREAM, 20, hp, 0, 4096, 0, buf, 100);
-	ASSERT_EQ(vt_read_n(fd, buf, 100, 2000), 100);
+	ASSERT_EQ(vt_read_n(fd, buf, 100, VT_WAIT_MS), 100);
 	vt_send(&t, VIRTIO_VSOCK_OP_CREDIT_REQUEST, STREAM, 20, hp, 0, 4096, 0, NULL, 0);
 	vt_expect(&t, &h, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
 	ASSERT_EQ(le32toh(h.buf_alloc), 256 * 1024);
@@ -47,7 +47,7 @@ TEST(vsock_credit_limits_host_to_guest)
 	memset(data, 'z', sizeof(data));
 	ASSERT_EQ(write(fd, data, sizeof(data)), (ssize_t)sizeof(data));
 	while (got < 1000) {
-		ASSERT_EQ(vt_recv(&t, &h, buf, sizeof(buf), 2000), 1);
+		ASSERT_EQ(vt_recv(&t, &h, buf, sizeof(buf), VT_WAIT_MS), 1);
 		ASSERT_EQ(le16toh(h.op), VIRTIO_VSOCK_OP_RW);
 		got += le32toh(h.len);
 	}
@@ -57,7 +57,7 @@ TEST(vsock_credit_limits_host_to_guest)
 	/* the guest read 600 of them */
 	vt_send(&t, VIRTIO_VSOCK_OP_CREDIT_UPDATE, STREAM, 21, hp, 0, 1000, 600, NULL, 0);
 	while (got < 1600) {
-		ASSERT_EQ(vt_recv(&t, &h, buf, sizeof(buf), 2000), 1);
+		ASSERT_EQ(vt_recv(&t, &h, buf, sizeof(buf), VT_WAIT_MS), 1);
 		ASSERT_EQ(le16toh(h.op), VIRTIO_VSOCK_OP_RW);
 		got += le32toh(h.len);
 	}
@@ -76,7 +76,7 @@ TEST(vsock_rx_starved_then_resumes)
 	char buf[64];
 	int fd;
 
-	vt_open_n(&t, FD_MMIO, FD_FEATURES_ALL, 2000, 1);
+	vt_open_n(&t, FD_MMIO, FD_FEATURES_ALL, VT_DEV_TIMEOUT_MS, 1);
 	fd = vt_host_connect(&t, 22, &hp); /* the one buffer is recycled by vt_recv */
 	/* take the buffer away: receive the data of two writes with it withheld */
 	ASSERT_EQ(write(fd, "one", 3), 3);
@@ -84,7 +84,7 @@ TEST(vsock_rx_starved_then_resumes)
 		uint16_t id;
 		uint32_t len;
 
-		ASSERT_EQ(vt_wait_used(&t, t.rx, &id, &len, 2000), 1);
+		ASSERT_EQ(vt_wait_used(&t, t.rx, &id, &len, VT_WAIT_MS), 1);
 		ASSERT_EQ(len, VT_HDR + 3);
 		ASSERT_EQ(write(fd, "two", 3), 3);
 		usleep(50 * 1000);
@@ -92,7 +92,7 @@ TEST(vsock_rx_starved_then_resumes)
 		vt_post_rx_one(&t, t.rx_gpa[id]);
 		fd_vq_kick(t.rx);
 	}
-	ASSERT_EQ(vt_recv(&t, &h, buf, sizeof(buf), 2000), 1);
+	ASSERT_EQ(vt_recv(&t, &h, buf, sizeof(buf), VT_WAIT_MS), 1);
 	ASSERT_EQ(le32toh(h.len), 3);
 	ASSERT_MEM_EQ(buf, "two", 3);
 	close(fd);
@@ -253,7 +253,7 @@ TEST(vsock_hostile_credit_overrun)
 		reset = true;
 	}
 	ASSERT_TRUE(reset);
-	ASSERT_TRUE(vt_host_eof(fd, 2000));
+	ASSERT_TRUE(vt_host_eof(fd, VT_WAIT_MS));
 	close(fd);
 	close(lfd);
 	vt_close(&t);
@@ -276,7 +276,7 @@ static void hostile_on_conn(void (*mangle)(struct virtio_vsock_hdr *h, uint32_t 
 	vt_expect(&t, &h, VIRTIO_VSOCK_OP_RST);
 	ASSERT_EQ(le32toh(h.src_port), 5005);
 	ASSERT_EQ(le32toh(h.dst_port), 7000);
-	ASSERT_TRUE(vt_host_eof(fd, 2000));
+	ASSERT_TRUE(vt_host_eof(fd, VT_WAIT_MS));
 	/* the device still serves: a new connection works */
 	{
 		int fd2 = vt_guest_connect(&t, lfd, STREAM, 7001, 5005);
@@ -400,11 +400,11 @@ TEST(vsock_hostile_unknown_conn_and_short)
 
 		ASSERT_OK(fd_vq_add(t.tx, &s, 1, 0, 0));
 		fd_vq_kick(t.tx);
-		ASSERT_EQ(vt_wait_used(&t, t.tx, &id, &len, 2000), 1);
+		ASSERT_EQ(vt_wait_used(&t, t.tx, &id, &len, VT_WAIT_MS), 1);
 		s.len = 64;
 		ASSERT_OK(fd_vq_add(t.tx, &s, 0, 1, 0));
 		fd_vq_kick(t.tx);
-		ASSERT_EQ(vt_wait_used(&t, t.tx, &id, &len, 2000), 1);
+		ASSERT_EQ(vt_wait_used(&t, t.tx, &id, &len, VT_WAIT_MS), 1);
 		ASSERT_EQ(len, 0);
 	}
 	vt_expect_none(&t, 100);
@@ -426,15 +426,15 @@ TEST(vsock_transport_reset_event)
 	fd = vt_host_connect(&t, 40, &hp);
 	fd2 = vt_host_connect(&t, 41, &hp);
 	vsock_transport_reset(t.vdev); /* from this (non-device) thread */
-	ASSERT_TRUE(vt_host_eof(fd, 2000));
-	ASSERT_TRUE(vt_host_eof(fd2, 2000));
+	ASSERT_TRUE(vt_host_eof(fd, VT_WAIT_MS));
+	ASSERT_TRUE(vt_host_eof(fd2, VT_WAIT_MS));
 	/* posted when the driver gives an event buffer */
 	ev_gpa = fd_alloc(t.g, 8, 8);
 	memset(fd_ptr(t.g, ev_gpa, 8), 0xff, 8);
 	s = (struct fd_seg){ev_gpa, 8};
 	ASSERT_OK(fd_vq_add(t.ev, &s, 0, 1, 0));
 	fd_vq_kick(t.ev);
-	ASSERT_EQ(vt_wait_used(&t, t.ev, &id, &len, 2000), 1);
+	ASSERT_EQ(vt_wait_used(&t, t.ev, &id, &len, VT_WAIT_MS), 1);
 	ASSERT_EQ(len, 4);
 	ASSERT_EQ(le32toh(*(uint32_t *)fd_ptr(t.g, ev_gpa, 4)), VIRTIO_VSOCK_EVENT_TRANSPORT_RESET);
 	/* the old connections are unknown now */
@@ -474,7 +474,7 @@ TEST(vsock_many_connections)
 		uint32_t gp;
 		int i, n;
 
-		ASSERT_EQ(vt_recv(&t, &h, buf, sizeof(buf), 2000), 1);
+		ASSERT_EQ(vt_recv(&t, &h, buf, sizeof(buf), VT_WAIT_MS), 1);
 		ASSERT_EQ(le16toh(h.op), VIRTIO_VSOCK_OP_RW);
 		gp = le32toh(h.dst_port);
 		ASSERT_TRUE(gp >= 100 && gp < 100 + N);
@@ -494,7 +494,7 @@ TEST(vsock_many_connections)
 	for (int i = 0; i < N; i++) {
 		int n = snprintf(want, sizeof(want), "back-%d", i);
 
-		ASSERT_EQ(vt_read_n(fd[i], buf, (size_t)n, 2000), (size_t)n);
+		ASSERT_EQ(vt_read_n(fd[i], buf, (size_t)n, VT_WAIT_MS), (size_t)n);
 		ASSERT_MEM_EQ(buf, want, (size_t)n);
 		close(fd[i]);
 	}
@@ -510,7 +510,7 @@ TEST(vsock_device_reset_drops_connections)
 	vt_open(&t);
 	fd = vt_host_connect(&t, 50, &hp);
 	fd_dev_reset(t.d);
-	ASSERT_TRUE(vt_host_eof(fd, 2000));
+	ASSERT_TRUE(vt_host_eof(fd, VT_WAIT_MS));
 	close(fd);
 	vt_close(&t);
 }

@@ -30,6 +30,16 @@
 #define VT_HDR	   44u
 #define VT_TX_MAX  (64 * 1024 + 64)
 
+/*
+ * How long the tests wait for what must happen: a wait returns as soon as it does, so this
+ * only needs to outlast a device thread starved on a loaded host (ASan, parallel make); the
+ * harness kills a case after 20 s. Checks that nothing happens use short waits instead.
+ */
+#define VT_WAIT_MS 8000
+/* The device's connect and shutdown timeouts where a test does not measure them: longer than
+ * any test takes to answer, so a slow test never races the device's deadline. */
+#define VT_DEV_TIMEOUT_MS 30000
+
 struct vt {
 	char dir[40];
 	char path[80];
@@ -58,9 +68,10 @@ static inline void vt_post_rx_one(struct vt *t, uint64_t gpa)
 	t->rx_gpa[head] = gpa;
 }
 
-/* Start with n rx buffers posted (0: none, the test posts them later). */
-static inline void vt_open_n(struct vt *t, enum fd_transport tr, uint64_t features,
-			     unsigned int timeout_ms, unsigned int n_rx)
+/* Start with n rx buffers posted (0: none, the test posts them later), the device's connect
+ * (CONNECT line and REQUEST) and shutdown timeouts as given. */
+static inline void vt_open_t(struct vt *t, enum fd_transport tr, uint64_t features,
+			     unsigned int connect_ms, unsigned int shutdown_ms, unsigned int n_rx)
 {
 	struct vsock_config cfg = {0};
 
@@ -71,8 +82,8 @@ static inline void vt_open_n(struct vt *t, enum fd_transport tr, uint64_t featur
 	t->g = fd_guest_new(4 << 20);
 	cfg.guest_cid = VT_CID;
 	cfg.uds_path = t->path;
-	cfg.connect_timeout_ms = timeout_ms;
-	cfg.shutdown_timeout_ms = timeout_ms;
+	cfg.connect_timeout_ms = connect_ms;
+	cfg.shutdown_timeout_ms = shutdown_ms;
 	ASSERT_OK(vsock_create(&t->g->gm, 0, &cfg, &t->vdev));
 	t->d = fd_dev_new_on(tr, t->g, t->vdev);
 	ASSERT_OK(fd_dev_start(t->d, features));
@@ -85,9 +96,15 @@ static inline void vt_open_n(struct vt *t, enum fd_transport tr, uint64_t featur
 	fd_vq_kick(t->rx);
 }
 
+static inline void vt_open_n(struct vt *t, enum fd_transport tr, uint64_t features,
+			     unsigned int timeout_ms, unsigned int n_rx)
+{
+	vt_open_t(t, tr, features, timeout_ms, timeout_ms, n_rx);
+}
+
 static inline void vt_open(struct vt *t)
 {
-	vt_open_n(t, FD_MMIO, FD_FEATURES_ALL, 2000, VT_RX_BUFS);
+	vt_open_n(t, FD_MMIO, FD_FEATURES_ALL, VT_DEV_TIMEOUT_MS, VT_RX_BUFS);
 }
 
 static inline void vt_close(struct vt *t)
@@ -158,7 +175,7 @@ static inline void vt_send_raw(struct vt *t, const struct virtio_vsock_hdr *h, c
 	}
 	ASSERT_OK(fd_vq_add(t->tx, s, n, 0, 0));
 	fd_vq_kick(t->tx);
-	ASSERT_EQ(vt_wait_used(t, t->tx, &id, &len, 2000), 1);
+	ASSERT_EQ(vt_wait_used(t, t->tx, &id, &len, VT_WAIT_MS), 1);
 	ASSERT_EQ(len, 0);
 }
 
@@ -204,7 +221,7 @@ static inline int vt_recv(struct vt *t, struct virtio_vsock_hdr *h, void *data, 
 /* vt_recv() that must arrive and carry op. */
 static inline void vt_expect(struct vt *t, struct virtio_vsock_hdr *h, uint16_t op)
 {
-	ASSERT_EQ(vt_recv(t, h, NULL, VT_RX_SIZE, 3000), 1);
+	ASSERT_EQ(vt_recv(t, h, NULL, VT_RX_SIZE, VT_WAIT_MS), 1);
 	ASSERT_EQ(le16toh(h->op), op);
 }
 
@@ -305,7 +322,7 @@ static inline int vt_host_connect(struct vt *t, uint32_t gport, uint32_t *hp)
 	vt_send(t, VIRTIO_VSOCK_OP_RESPONSE, VIRTIO_VSOCK_TYPE_STREAM, gport, *hp, 0, 256 * 1024, 0,
 		NULL, 0);
 	n = snprintf(want, sizeof(want), "OK %u\n", *hp);
-	ASSERT_EQ(vt_read_n(fd, line, (size_t)n, 2000), (size_t)n);
+	ASSERT_EQ(vt_read_n(fd, line, (size_t)n, VT_WAIT_MS), (size_t)n);
 	ASSERT_MEM_EQ(line, want, (size_t)n);
 	return fd;
 }
