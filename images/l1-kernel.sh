@@ -2,7 +2,7 @@
 # images/l1-kernel.sh - the L1 kernel for the nested harness: Debian 12's
 # newest cloud kernel (6.1 if offered, else 6.12) plus the modules that give L1
 # a /dev/kvm (kvm-amd and what modules.dep says it needs) and /dev/net/tun (tun,
-# for the virtio-net tests), decompressed because
+# for the virtio-net tests) and vhost-vsock (QEMU's vsock in make bench), decompressed because
 # busybox insmod reads plain .ko files.  Nothing is installed on the host: the
 # .deb is fetched with apt-get download and unpacked with dpkg-deb -x.
 #
@@ -10,7 +10,7 @@
 # Usage: images/l1-kernel.sh      prints the output folder
 . "$(dirname "$0")/lib.sh"
 
-WANT="kvm-amd tun"
+WANT="kvm-amd tun vhost-vsock"
 
 pick()
 {

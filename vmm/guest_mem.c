@@ -9,7 +9,6 @@
 void gmem_init_empty(struct guest_mem *gm)
 {
 	memset(gm, 0, sizeof(*gm));
-	gm->memfd = -1;
 }
 
 static bool gmem_overlaps(const struct guest_mem *gm, uint64_t gpa, uint64_t size)
@@ -35,6 +34,31 @@ int gmem_add_region(struct guest_mem *gm, uint64_t gpa, void *hva, uint64_t size
 	return 0;
 }
 
+#define GMEM_HUGE_SIZE (2ULL << 20)
+
+/* gm->map = size bytes of anonymous memory starting on a 2 MiB boundary. */
+static int gmem_map_aligned(struct guest_mem *gm, uint64_t size)
+{
+	uint64_t span = size + GMEM_HUGE_SIZE, head, tail;
+	uint8_t *p;
+
+	if (span < size)
+		return -EINVAL;
+	p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		 -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	head = (GMEM_HUGE_SIZE - ((uintptr_t)p & (GMEM_HUGE_SIZE - 1))) & (GMEM_HUGE_SIZE - 1);
+	tail = span - head - size;
+	if (head)
+		munmap(p, head);
+	if (tail)
+		munmap(p + head + size, tail);
+	gm->map = p + head;
+	gm->map_size = size;
+	return 0;
+}
+
 int gmem_init(struct guest_mem *gm, const struct gmem_region *layout, unsigned int n)
 {
 	uint64_t total = 0, off = 0;
@@ -47,27 +71,21 @@ int gmem_init(struct guest_mem *gm, const struct gmem_region *layout, unsigned i
 	if (total == 0 || total > SIZE_MAX)
 		return -EINVAL;
 
-	/* memfd so that snapshots and vhost-user back ends can share RAM later. */
-	gm->memfd = memfd_create("guest-ram", MFD_CLOEXEC);
-	if (gm->memfd < 0)
-		return -errno;
-	if (ftruncate(gm->memfd, (off_t)total) < 0) {
-		r = -errno;
-		goto err_close;
-	}
-	gm->map =
-		mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, gm->memfd, 0);
-	if (gm->map == MAP_FAILED) {
-		r = -errno;
-		gm->map = NULL;
-		goto err_close;
-	}
-	gm->map_size = total;
+	/* Anonymous private memory, as QEMU and Firecracker use: transparent huge pages work
+	 * with the host's default THP settings, where shmem (a memfd) only gets them with
+	 * shmem_enabled=advise. Nested guests feel it most: every 4 KiB page is a separate
+	 * nested fault and TLB entry. Aligned to 2 MiB so huge pages line up with the guest's. */
+	r = gmem_map_aligned(gm, total);
+	if (r < 0)
+		return r;
 	/* Guest RAM never belongs in a core dump of the VMM. */
 	madvise(gm->map, total, MADV_DONTDUMP);
-	/* Huge pages shorten the guest's page walks and KVM's faults; shmem only uses them when
-	 * the host allows (shmem_enabled = advise or always), else this is a no-op. */
-	madvise(gm->map, total, MADV_HUGEPAGE);
+	/* Huge pages above the first 2 MiB only: below it live the boot structures and the
+	 * whole of a tiny guest, which touches a few pages and should not cost a 2 MiB one. */
+	if (total > GMEM_HUGE_SIZE) {
+		madvise(gm->map, GMEM_HUGE_SIZE, MADV_NOHUGEPAGE);
+		madvise(gm->map + GMEM_HUGE_SIZE, total - GMEM_HUGE_SIZE, MADV_HUGEPAGE);
+	}
 	for (unsigned int i = 0; i < n; i++) {
 		r = gmem_add_region(gm, layout[i].gpa, gm->map + off, layout[i].size);
 		if (r < 0)
@@ -79,9 +97,6 @@ int gmem_init(struct guest_mem *gm, const struct gmem_region *layout, unsigned i
 err_unmap:
 	munmap(gm->map, total);
 	gm->map = NULL;
-err_close:
-	close(gm->memfd);
-	gm->memfd = -1;
 	return r;
 }
 
@@ -89,8 +104,6 @@ void gmem_destroy(struct guest_mem *gm)
 {
 	if (gm->map)
 		munmap(gm->map, gm->map_size);
-	if (gm->memfd >= 0)
-		close(gm->memfd);
 	gmem_init_empty(gm);
 }
 

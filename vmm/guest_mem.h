@@ -22,14 +22,14 @@ struct gmem_region {
 struct guest_mem {
 	struct gmem_region regions[GMEM_MAX_REGIONS];
 	unsigned int n_regions;
-	int memfd;	   /* backs all regions (-1 when regions were added by the caller) */
-	uint8_t *map;	   /* start of the single shared mapping of memfd */
+	uint8_t *map;	   /* the one anonymous mapping gmem_init() made (NULL: none) */
 	uint64_t map_size; /* its length */
 };
 
 /*
- * Allocate RAM for the given layout (gpa/size of each region; hva ignored) as one memfd-backed
- * MAP_SHARED mapping; regions sit back to back in it. Main thread. Returns 0 or -errno.
+ * Allocate RAM for the given layout (gpa/size of each region; hva ignored) as one anonymous
+ * private mapping, 2 MiB aligned, transparent huge pages above its first 2 MiB; regions sit
+ * back to back in it. Main thread. Returns 0 or -errno.
  */
 int gmem_init(struct guest_mem *gm, const struct gmem_region *layout, unsigned int n);
 

@@ -8,10 +8,11 @@
 # Added: qemu-system-x86_64 with every library ldd names (+ libgcc_s.so.1,
 # which glibc dlopens and ldd does not list) at their own paths, the firmware
 # QEMU's -M microvm loads (in /opt/mv/qemu, passed with -L), the static
-# launch_probe and tests/bench/l1-bench.sh; with the storage case also
-# /opt/mv/fio.cpio: an uncompressed archive with fio in /bin and its libraries
-# (~80 MiB: Debian's fio links the Ceph, Gluster and RDMA engines), which
-# l1-bench.sh puts in front of the L2 initramfs.
+# launch_probe and tests/bench/l1-bench.sh; with the storage, net or vsock
+# case also /opt/mv/benchtools.cpio: an uncompressed archive with fio, iperf3
+# and socat in /bin and their libraries (~85 MiB: Debian's fio links the Ceph,
+# Gluster and RDMA engines), which l1-bench.sh puts in front of the L2
+# initramfs, and iperf3 and socat for L1 itself.
 #
 # Usage: tests/bench/l1-bench-overlay.sh OUT.cpio MICROVM LAUNCH_PROBE [N [CASES]]
 #   N: measured runs per VMM and case (default 10); CASES: tiny,linux (default)
@@ -65,17 +66,24 @@ bundle "$qemu"
 case ",$cases," in
 *,diag,*) ! command -v strace >/dev/null || bundle "$(command -v strace)" ;;
 esac
+# The storage, net and vsock cases boot the guest with fio, iperf3 and socat
+# (/opt/mv/benchtools.cpio, uncompressed, in /bin); L1 runs iperf3's server
+# and socat sinks.
 case ",$cases," in
-*,storage,*)
-	fio=$(command -v fio) || {
-		echo "bench: fio not installed (apt-get install fio)" >&2
-		exit 1
-	}
-	froot=$root.fio
+*,storage,* | *,net,* | *,vsock,*)
+	froot=$root.tools
 	rm -rf "$froot"
-	bundle "$fio" "$froot" /bin
+	for t in fio iperf3 socat; do
+		p=$(command -v $t) || {
+			echo "bench: $t not installed (apt-get install $t)" >&2
+			exit 1
+		}
+		bundle "$p" "$froot" /bin
+	done
+	bundle "$(command -v iperf3)"
+	bundle "$(command -v socat)"
 	(cd "$froot" && find . -mindepth 1 | LC_ALL=C sort |
-		cpio --quiet -o -H newc -R 0:0) >"$root/opt/mv/fio.cpio"
+		cpio --quiet -o -H newc -R 0:0) >"$root/opt/mv/benchtools.cpio"
 	rm -rf "$froot"
 	;;
 esac

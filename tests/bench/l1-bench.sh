@@ -4,7 +4,8 @@
 # images/l1-init runs it with the words of /etc/mvcases as arguments:
 #     n=RUNS        measured runs per VMM and case (default 10)
 #     cases=a,b     tiny, linux, pci (default all three); storage (fio
-#                   inside the guest, see cmd_microvm_storage); diag (see diag())
+#                   inside the guest, see cmd_microvm_storage), net (iperf3),
+#                   vsock (bulk transfer); diag (see diag())
 # and, from L1's kernel command line, mvbench_from=K: measured runs start at
 # K (run-bench.sh's restart after L1 froze).
 # Both VMMs run in this one L1 boot, interleaved (run i: microvm then QEMU for
@@ -136,9 +137,55 @@ cmd_qemu_linux()
 STORAGE_CMDLINE="console=ttyS0 reboot=k panic=1 quiet mvtest=fio mvend=poweroff"
 STORAGE_MARKER="FIO "
 
+# net: iperf3 TCP guest -> L1 and L1 -> guest (check_iperf) through the
+# persistent tap mvb0 (10.0.2.1 on L1's side, an iperf3 server there), one
+# queue pair, virtio-pci; QEMU with a tap netdev and vhost=off, so both VMMs
+# move every packet in user space.
+NET_CMDLINE="console=ttyS0 reboot=k panic=1 quiet mvtest=iperf mvend=poweroff"
+NET_MARKER="IPERF "
+cmd_microvm_net()
+{
+	set -- "$MV" --kernel "$L2/bzImage" --initrd "$W/initrd-bench.cpio" --mem 512M --cpus 1 \
+		--net tap=mvb0,mac=52:54:00:00:00:02 --cmdline "$NET_CMDLINE"
+	printf '%s\n' "$@"
+}
+
+cmd_qemu_net()
+{
+	# shellcheck disable=SC2046
+	set -- "$QEMU" $(qemu_base | sed 's/^microvm,accel=kvm,rtc=off$/microvm,accel=kvm,rtc=off,pcie=on/; s/^256M$/512M/') \
+		-netdev tap,id=n0,ifname=mvb0,script=no,downscript=no,vhost=off \
+		-device virtio-net-pci,netdev=n0,mac=52:54:00:00:00:02,disable-legacy=on,romfile= \
+		-kernel "$L2/bzImage" -initrd "$W/initrd-bench.cpio" -append "$NET_CMDLINE"
+	printf '%s\n' "$@"
+}
+
+# vsock: 64 MiB guest -> host (check_vsockbw) into a sink on port 6000:
+# microvm's device hands it to a UNIX listener at <sock>_6000; QEMU's
+# vhost-vsock-pci (the kernel's vhost, QEMU has no user-space vsock) to an
+# AF_VSOCK listener in L1.
+VSOCK_CMDLINE="console=ttyS0 reboot=k panic=1 quiet mvtest=vsockbw mvend=poweroff"
+VSOCK_MARKER="VSOCKBW "
+cmd_microvm_vsock()
+{
+	rm -f $W/vb.sock
+	set -- "$MV" --kernel "$L2/bzImage" --initrd "$W/initrd-bench.cpio" --mem 512M --cpus 1 \
+		--vsock cid=3,path=$W/vb.sock --cmdline "$VSOCK_CMDLINE"
+	printf '%s\n' "$@"
+}
+
+cmd_qemu_vsock()
+{
+	# shellcheck disable=SC2046
+	set -- "$QEMU" $(qemu_base | sed 's/^microvm,accel=kvm,rtc=off$/microvm,accel=kvm,rtc=off,pcie=on/; s/^256M$/512M/') \
+		-device vhost-vsock-pci,guest-cid=3,disable-legacy=on \
+		-kernel "$L2/bzImage" -initrd "$W/initrd-bench.cpio" -append "$VSOCK_CMDLINE"
+	printf '%s\n' "$@"
+}
+
 cmd_microvm_storage()
 {
-	set -- "$MV" --kernel "$L2/bzImage" --initrd "$W/initrd-fio.cpio" --mem 512M --cpus 1 \
+	set -- "$MV" --kernel "$L2/bzImage" --initrd "$W/initrd-bench.cpio" --mem 512M --cpus 1 \
 		--disk "path=$W/st-microvm.img" --cmdline "$STORAGE_CMDLINE"
 	printf '%s\n' "$@"
 }
@@ -149,7 +196,7 @@ cmd_qemu_storage()
 	set -- "$QEMU" $(qemu_base | sed 's/^microvm,accel=kvm,rtc=off$/microvm,accel=kvm,rtc=off,pcie=on/; s/^256M$/512M/') \
 		-drive "if=none,id=d0,file=$W/st-qemu.img,format=raw" \
 		-device virtio-blk-pci,drive=d0,disable-legacy=on \
-		-kernel "$L2/bzImage" -initrd "$W/initrd-fio.cpio" -append "$STORAGE_CMDLINE"
+		-kernel "$L2/bzImage" -initrd "$W/initrd-bench.cpio" -append "$STORAGE_CMDLINE"
 	printf '%s\n' "$@"
 }
 
@@ -165,6 +212,8 @@ one()
 	tiny) marker=$TINY_MARKER t=60 ;;
 	linux | pci) marker=$LINUX_MARKER t=${LINUX_TIMEOUT:-180} ;;
 	storage) marker=$STORAGE_MARKER t=${STORAGE_TIMEOUT:-300} ;;
+	net) marker=$NET_MARKER t=${STORAGE_TIMEOUT:-300} ;;
+	vsock) marker=$VSOCK_MARKER t=${STORAGE_TIMEOUT:-300} ;;
 	esac
 	# Arguments hold no newlines, so one per line survives the round trip.
 	old_ifs=$IFS
@@ -178,11 +227,13 @@ one()
 		</dev/null 2>"$W/$vmm-$c.err")
 	up=$(tr -d '\r' <"$W/$vmm-$c.out" | sed -n 's/^MVTEST END .* up=\([0-9.]*\).*/\1/p')
 	[ -z "$up" ] || line="$line guest_end_ms=$(awk -v u="$up" 'BEGIN { printf "%.0f", u * 1000 }')"
-	# storage: the guest's fio numbers (rr_iops=.. rw_iops=.. sr_kbps=.. sw_kbps=..)
-	fio=$(tr -d '\r' <"$W/$vmm-$c.out" | sed -n 's/^FIO //p' | head -n1)
-	[ -z "$fio" ] || line="$line $fio"
+	# storage, net, vsock: the guest's numbers (rr_iops=.. sw_kbps=.. tx_kbit=..)
+	nums=$(tr -d '\r' <"$W/$vmm-$c.out" | sed -n 's/^\(FIO\|IPERF\|VSOCKBW\) //p' | head -n1)
+	[ -z "$nums" ] || line="$line $nums"
 	rm -f $W/current
 	echo "BENCH vmm=$vmm case=$c run=$i $line"
+	# A failed in-guest check says why (indented: not a BENCH line).
+	tr -d '\r' <"$W/$vmm-$c.out" | grep '^RESULT .* FAIL' | head -n 3 | sed 's/^/  | /'
 	case "$line" in
 	*"first_ms=-1 "* | *status=[1-9]*)
 		echo "  --- $vmm $c run $i failed; stderr:"
@@ -285,11 +336,26 @@ case " $CASES " in
 	for d in microvm qemu; do
 		dd if=/dev/zero of=$W/st-$d.img bs=1M count=256 2>/dev/null
 	done
-	# fio's archive first: an uncompressed archive must start 4-byte aligned,
-	# which the end of a gzip member does not promise.
-	cat /opt/mv/fio.cpio "$L2/initramfs.cpio.gz" >$W/initrd-fio.cpio
 	;;
 esac
+case " $CASES " in
+*" net "*)
+	tunctl -t mvb0 >/dev/null
+	ip addr add 10.0.2.1/24 dev mvb0
+	ip link set mvb0 up
+	iperf3 -s -D >/dev/null 2>&1 || echo "BENCH-ERROR no iperf3 server in L1"
+	;;
+esac
+case " $CASES " in
+*" vsock "*)
+	socat -u UNIX-LISTEN:$W/vb.sock_6000,fork CREATE:/dev/null 2>/dev/null &
+	socat -u VSOCK-LISTEN:6000,fork CREATE:/dev/null 2>/dev/null &
+	;;
+esac
+# The tools' archive (fio, iperf3, socat) first: an uncompressed archive must
+# start 4-byte aligned, which the end of a gzip member does not promise.
+[ ! -f /opt/mv/benchtools.cpio ] ||
+	cat /opt/mv/benchtools.cpio "$L2/initramfs.cpio.gz" >$W/initrd-bench.cpio
 [ -x "$QEMU" ] || echo "BENCH-ERROR no QEMU in L1"
 echo "BENCH-START n=$N from=$FROM cases=$(echo "$CASES" | tr ' ' ,) up=$(cut -d' ' -f1 /proc/uptime)"
 watchdog &

@@ -13,6 +13,9 @@
 #   storage  fio in the guest on virtio-blk (PCI): 4 KiB random read and
 #         write IOPS (ratio >= 1.2) and 1 MiB sequential read and write
 #         throughput (>= 1.0); here the ratio is microvm/QEMU, higher is better
+#   net   iperf3 TCP guest -> L1 and L1 -> guest through a tap, QEMU with
+#         vhost=off (>= 1.0, higher is better)
+#   vsock 64 MiB guest -> host; QEMU's vhost-vsock-pci  (>= 1.0)
 # plus untargeted lines: tiny exit, linux peak-rss, linux guest-uptime (the
 # guest's /proc/uptime at its last line) and linux non-guest (exit minus that:
 # VMM and firmware set-up, kernel decompression, poweroff and teardown; the
@@ -70,6 +73,8 @@ function fmt(v, unit) {
 		return sprintf("%d IOPS", v)
 	if (unit == "kbps")
 		return sprintf("%.1f MiB/s", v / 1024)
+	if (unit == "kbit")
+		return sprintf("%.0f Mbit/s", v / 1000)
 	return sprintf("%d KiB", v)
 }
 # row CASE LABEL METRIC UNIT TARGET: TARGET is an upper bound on the ratio,
@@ -118,7 +123,7 @@ function row(c, label, metric, unit, target,    km, kq, m, q, r, verdict, lower)
 	add(f["case"] SUBSEP f["vmm"] SUBSEP "exit", f["exit_ms"])
 	add(f["case"] SUBSEP f["vmm"] SUBSEP "rss", f["maxrss_kb"])
 	for (k in f)
-		if (k ~ /_(iops|kbps)$/)
+		if (k ~ /_(iops|kbps|kbit)$/)
 			add(f["case"] SUBSEP f["vmm"] SUBSEP k, f[k])
 	if ("guest_end_ms" in f) {
 		add(f["case"] SUBSEP f["vmm"] SUBSEP "guest", f["guest_end_ms"])
@@ -152,6 +157,15 @@ END {
 		row("storage", "1m-seqread", "sr_kbps", "kbps", ">=1.0")
 		row("storage", "1m-seqwrite", "sw_kbps", "kbps", ">=1.0")
 		row("storage", "peak-rss", "rss", "kb", "")
+	}
+	if ("net" in seen || ("net" SUBSEP "microvm") in bad || ("net" SUBSEP "qemu") in bad) {
+		row("net", "tcp-guest-to-l1", "tx_kbit", "kbit", ">=1.0")
+		row("net", "tcp-l1-to-guest", "rx_kbit", "kbit", ">=1.0")
+		row("net", "peak-rss", "rss", "kb", "")
+	}
+	if ("vsock" in seen || ("vsock" SUBSEP "microvm") in bad || ("vsock" SUBSEP "qemu") in bad) {
+		row("vsock", "guest-to-host", "tx_kbit", "kbit", ">=1.0")
+		row("vsock", "peak-rss", "rss", "kb", "")
 	}
 	printf "medians over the measured runs (of %d per VMM and case; the warm-up run 0 is dropped):\n%s", n, detail
 	for (k in bad) {
@@ -232,7 +246,7 @@ boot_l1()
 
 stall_s=${BENCH_STALL_S:-120}
 max_boots=${BENCH_BOOTS:-3}
-ncases=$(echo "$cases" | tr ',' '\n' | grep -cx 'tiny\|linux\|pci\|storage' || true)
+ncases=$(echo "$cases" | tr ',' '\n' | grep -cx 'tiny\|linux\|pci\|storage\|net\|vsock' || true)
 : >"$log"
 : >"$results"
 rm -f "$out"/l1-console-*.log
