@@ -200,12 +200,50 @@ static uint32_t net_hash_fields(const struct net_rss *rss, const struct net_flow
 	return net_toeplitz(rss->key, rss->key_len, in, n);
 }
 
+/* One family of hash types: TCP, then UDP, then the addresses alone, the first enabled one
+ * that applies wins ("Hash calculation for incoming packets"). */
+struct net_rss_rule {
+	uint32_t type[3];   /* VIRTIO_NET_RSS_HASH_TYPE_*: TCP, UDP, IP */
+	uint16_t report[3]; /* VIRTIO_NET_HASH_REPORT_* of each */
+};
+
+static const struct net_rss_rule net_rss_v4 = {
+	{VIRTIO_NET_RSS_HASH_TYPE_TCPv4, VIRTIO_NET_RSS_HASH_TYPE_UDPv4,
+	 VIRTIO_NET_RSS_HASH_TYPE_IPv4},
+	{VIRTIO_NET_HASH_REPORT_TCPv4, VIRTIO_NET_HASH_REPORT_UDPv4, VIRTIO_NET_HASH_REPORT_IPv4},
+};
+static const struct net_rss_rule net_rss_v6 = {
+	{VIRTIO_NET_RSS_HASH_TYPE_TCPv6, VIRTIO_NET_RSS_HASH_TYPE_UDPv6,
+	 VIRTIO_NET_RSS_HASH_TYPE_IPv6},
+	{VIRTIO_NET_HASH_REPORT_TCPv6, VIRTIO_NET_HASH_REPORT_UDPv6, VIRTIO_NET_HASH_REPORT_IPv6},
+};
+static const struct net_rss_rule net_rss_ex = {
+	{VIRTIO_NET_RSS_HASH_TYPE_TCP_EX, VIRTIO_NET_RSS_HASH_TYPE_UDP_EX,
+	 VIRTIO_NET_RSS_HASH_TYPE_IP_EX},
+	{VIRTIO_NET_HASH_REPORT_TCPv6_EX, VIRTIO_NET_HASH_REPORT_UDPv6_EX,
+	 VIRTIO_NET_HASH_REPORT_IPv6_EX},
+};
+
+/* Apply one rule; ext_addrs: hash the extension headers' addresses (_EX with them present).
+ * Returns the report, NONE when no type of the rule is enabled for this packet. */
+static uint16_t net_rss_apply(const struct net_rss *rss, const struct net_flow *fl,
+			      const struct net_rss_rule *r, bool ext_addrs, uint32_t *hash)
+{
+	const bool applies[3] = {fl->l4 == IPPROTO_TCP_, fl->l4 == IPPROTO_UDP_, true};
+
+	for (unsigned int i = 0; i < 3; i++) {
+		if (!applies[i] || !(rss->hash_types & r->type[i]))
+			continue;
+		*hash = net_hash_fields(rss, fl, ext_addrs, i < 2);
+		return r->report[i];
+	}
+	return VIRTIO_NET_HASH_REPORT_NONE;
+}
+
 uint16_t net_rss_hash(const struct net_rss *rss, const uint8_t *frame, size_t len, uint32_t *hash)
 {
 	struct net_flow fl = {0};
-	uint32_t t = rss->hash_types;
-	bool tcp, udp;
-	uint16_t type;
+	uint16_t type, rep;
 	size_t off;
 
 	*hash = 0;
@@ -214,68 +252,20 @@ uint16_t net_rss_hash(const struct net_rss *rss, const uint8_t *frame, size_t le
 	if (type == ETHERTYPE_IPV4 ? !net_parse_v4(&fl, frame, len, off)
 				   : type != ETHERTYPE_IPV6 || !net_parse_v6(&fl, frame, len, off))
 		return VIRTIO_NET_HASH_REPORT_NONE;
-	tcp = fl.l4 == IPPROTO_TCP_;
-	udp = fl.l4 == IPPROTO_UDP_;
-
-	if (!fl.v6) { /* "IPv4 packets" */
-		if (tcp && (t & VIRTIO_NET_RSS_HASH_TYPE_TCPv4)) {
-			*hash = net_hash_fields(rss, &fl, false, true);
-			return VIRTIO_NET_HASH_REPORT_TCPv4;
-		}
-		if (udp && (t & VIRTIO_NET_RSS_HASH_TYPE_UDPv4)) {
-			*hash = net_hash_fields(rss, &fl, false, true);
-			return VIRTIO_NET_HASH_REPORT_UDPv4;
-		}
-		if (t & VIRTIO_NET_RSS_HASH_TYPE_IPv4) {
-			*hash = net_hash_fields(rss, &fl, false, false);
-			return VIRTIO_NET_HASH_REPORT_IPv4;
-		}
-		return VIRTIO_NET_HASH_REPORT_NONE;
-	}
+	if (!fl.v6) /* "IPv4 packets" */
+		return net_rss_apply(rss, &fl, &net_rss_v4, false, hash);
 	/* "IPv6 packets with extension header": the _EX types first. */
 	if (fl.has_ext) {
-		if (tcp && (t & VIRTIO_NET_RSS_HASH_TYPE_TCP_EX)) {
-			*hash = net_hash_fields(rss, &fl, true, true);
-			return VIRTIO_NET_HASH_REPORT_TCPv6_EX;
-		}
-		if (udp && (t & VIRTIO_NET_RSS_HASH_TYPE_UDP_EX)) {
-			*hash = net_hash_fields(rss, &fl, true, true);
-			return VIRTIO_NET_HASH_REPORT_UDPv6_EX;
-		}
-		if (t & VIRTIO_NET_RSS_HASH_TYPE_IP_EX) {
-			*hash = net_hash_fields(rss, &fl, true, false);
-			return VIRTIO_NET_HASH_REPORT_IPv6_EX;
-		}
+		rep = net_rss_apply(rss, &fl, &net_rss_ex, true, hash);
+		if (rep != VIRTIO_NET_HASH_REPORT_NONE)
+			return rep;
 	}
 	/* "IPv6 packets without extension header" (or with them skipped). */
-	if (tcp && (t & VIRTIO_NET_RSS_HASH_TYPE_TCPv6)) {
-		*hash = net_hash_fields(rss, &fl, false, true);
-		return VIRTIO_NET_HASH_REPORT_TCPv6;
-	}
-	if (udp && (t & VIRTIO_NET_RSS_HASH_TYPE_UDPv6)) {
-		*hash = net_hash_fields(rss, &fl, false, true);
-		return VIRTIO_NET_HASH_REPORT_UDPv6;
-	}
-	if (t & VIRTIO_NET_RSS_HASH_TYPE_IPv6) {
-		*hash = net_hash_fields(rss, &fl, false, false);
-		return VIRTIO_NET_HASH_REPORT_IPv6;
-	}
+	rep = net_rss_apply(rss, &fl, &net_rss_v6, false, hash);
+	if (rep != VIRTIO_NET_HASH_REPORT_NONE || fl.has_ext)
+		return rep;
 	/* Only _EX types enabled, no extension headers: the _EX rule with plain addresses. */
-	if (!fl.has_ext) {
-		if (tcp && (t & VIRTIO_NET_RSS_HASH_TYPE_TCP_EX)) {
-			*hash = net_hash_fields(rss, &fl, false, true);
-			return VIRTIO_NET_HASH_REPORT_TCPv6_EX;
-		}
-		if (udp && (t & VIRTIO_NET_RSS_HASH_TYPE_UDP_EX)) {
-			*hash = net_hash_fields(rss, &fl, false, true);
-			return VIRTIO_NET_HASH_REPORT_UDPv6_EX;
-		}
-		if (t & VIRTIO_NET_RSS_HASH_TYPE_IP_EX) {
-			*hash = net_hash_fields(rss, &fl, false, false);
-			return VIRTIO_NET_HASH_REPORT_IPv6_EX;
-		}
-	}
-	return VIRTIO_NET_HASH_REPORT_NONE;
+	return net_rss_apply(rss, &fl, &net_rss_ex, false, hash);
 }
 
 /* "Receive-side scaling": unclassified_queue for NONE, else table[hash & mask]. The table_len

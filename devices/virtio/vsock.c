@@ -33,6 +33,9 @@ static void vsock_timer_update(struct vsock_dev *v)
 	uint64_t next = vsock_conns_expire(v, vsock_now_ms());
 	struct itimerspec its = {0};
 
+	if (next == v->timer_armed)
+		return; /* twice per wake-up otherwise: a syscall each */
+	v->timer_armed = next;
 	if (next) {
 		its.it_value.tv_sec = (time_t)(next / 1000);
 		its.it_value.tv_nsec = (long)(next % 1000) * 1000000;
@@ -107,6 +110,7 @@ static void vsock_rx_pump(struct vsock_dev *v)
 			vq_unpop(vq);
 			break;
 		}
+		VSOCK_STAT_INC(v, rx_packets);
 		vq_push(vq, &c, n);
 		pushed = true;
 	}
@@ -116,19 +120,23 @@ static void vsock_rx_pump(struct vsock_dev *v)
 
 static uint32_t vsock_tx_chain(struct virtio_dev *vdev, struct vq_chain *c)
 {
+	VSOCK_STAT_INC(to_vsock(vdev), tx_packets);
 	vsock_tx_packet(to_vsock(vdev), c);
 	return 0;
 }
 
 /* Worker thread. Every tx chain is consumed at once (our buffer is the credit we gave), so
- * one slow host socket never holds up the queue. */
+ * one slow host socket never holds up the queue. The payload is written to the host sockets
+ * after the batch: one send() per connection per wake-up, not one per packet. */
 static void vsock_queue_notify(struct virtio_dev *vdev, unsigned int q)
 {
 	struct vsock_dev *v = to_vsock(vdev);
 
 	vsock_check_reset(v);
-	if (q == VSOCK_TXQ)
+	if (q == VSOCK_TXQ) {
 		virtio_queue_serve(vdev, q, vsock_tx_chain);
+		vsock_conns_flush(v);
+	}
 	vsock_post_event(v);
 	vsock_timer_update(v); /* RSTs of expired connections go out in this pump */
 	vsock_rx_pump(v);
@@ -154,8 +162,9 @@ static void vsock_epoll_event(struct vsock_dev *v, const struct epoll_event *ev)
 		break;
 	case VSOCK_EV_TIMER:
 		if (read(v->timer_fd, &junk, sizeof(junk)) < 0)
-			break; /* re-armed meanwhile */
-		break;	       /* vsock_timer_update() expires */
+			break;	    /* re-armed meanwhile */
+		v->timer_armed = 0; /* it fired: disarmed; vsock_timer_update() expires */
+		break;
 	case VSOCK_EV_CONN:
 		if (i >= VSOCK_MAX_CONNS)
 			break;
@@ -207,6 +216,7 @@ static void vsock_reset(struct virtio_dev *vdev)
 	vsock_conns_drop_all(v);
 	v->event_pending = false;
 	timerfd_settime(v->timer_fd, 0, &off, NULL);
+	v->timer_armed = 0;
 }
 
 static void vsock_destroy(struct virtio_dev *vdev)
@@ -312,6 +322,17 @@ int vsock_create(const struct guest_mem *gm, unsigned int index, const struct vs
 	}
 	*out = &v->vdev;
 	return 0;
+}
+
+void vsock_get_stats(struct virtio_dev *vdev, struct vsock_stats *out)
+{
+	const struct vsock_stats *s = &to_vsock(vdev)->stats;
+
+	out->tx_packets = __atomic_load_n(&s->tx_packets, __ATOMIC_RELAXED);
+	out->host_writes = __atomic_load_n(&s->host_writes, __ATOMIC_RELAXED);
+	out->rx_packets = __atomic_load_n(&s->rx_packets, __ATOMIC_RELAXED);
+	out->credit_updates = __atomic_load_n(&s->credit_updates, __ATOMIC_RELAXED);
+	out->host_reads = __atomic_load_n(&s->host_reads, __ATOMIC_RELAXED);
 }
 
 void vsock_transport_reset(struct virtio_dev *vdev)

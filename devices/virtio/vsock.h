@@ -33,7 +33,10 @@ struct virtio_dev;
  * Flow control is the spec's credit scheme: the guest never gets more bytes than its free
  * credit; we advertise a 256 KiB buffer per connection, which is exactly what we are ready to
  * hold when a host socket would block, so the tx queue is never stalled by one slow
- * connection. A guest that overruns our credit, sends malformed headers (len above 64 KiB or
+ * connection. Guest payload is buffered as it is taken and written to each host socket once per
+ * tx queue wake-up (one send() for a batch of packets; SEQPACKET one per message); host data
+ * is read up to the guest's credit at once and spread over its rx buffers. A guest that
+ * overruns our credit, sends malformed headers (len above 64 KiB or
  * above the chain's payload, unknown op or type, wrong CIDs) or packets for unknown
  * connections gets an RST for that connection; nothing it sends blocks or crashes the device.
  *
@@ -66,6 +69,18 @@ struct vsock_config {
  */
 int vsock_create(const struct guest_mem *gm, unsigned int index, const struct vsock_config *cfg,
 		 struct virtio_dev **out);
+
+/* Data-path counters, for tests and benchmarks. */
+struct vsock_stats {
+	uint64_t tx_packets;	 /* guest tx packets taken */
+	uint64_t host_writes;	 /* send() calls carrying guest payload to host sockets */
+	uint64_t rx_packets;	 /* packets handed to the guest */
+	uint64_t credit_updates; /* of them, CREDIT_UPDATE */
+	uint64_t host_reads;	 /* recv() calls for host -> guest data */
+};
+
+/* A snapshot of the counters. Any thread. */
+void vsock_get_stats(struct virtio_dev *vdev, struct vsock_stats *out);
 
 /*
  * Drop every connection (host sockets closed, no RST sent: the guest drops its side on the

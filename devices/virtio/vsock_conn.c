@@ -279,13 +279,31 @@ static void vsock_handle_rw(struct vsock_dev *v, struct vsock_conn *cn, struct v
 		vsock_conn_reset(v, cn, true);
 		return;
 	}
-	if (vq_chain_pull(c, v->bounce, len) != len) { /* checked by the caller */
+	/* many small messages in one wake-up: make room in the message table early */
+	if (cn->n_msg == VSOCK_SEQ_MAX_MSG && vsock_host_flush(v, cn) < 0) {
 		vsock_conn_reset(v, cn, true);
 		return;
 	}
 	cn->rx_cnt += len;
-	if (vsock_host_send(v, cn, v->bounce, len, flags & VIRTIO_VSOCK_SEQ_EOM) < 0)
+	/* Buffered only: vsock_conns_flush() writes it after the whole tx batch. */
+	if (vsock_host_append(cn, c, len, flags & VIRTIO_VSOCK_SEQ_EOM) < 0)
 		vsock_conn_reset(v, cn, true);
+}
+
+void vsock_conns_flush(struct vsock_dev *v)
+{
+	for (unsigned int i = 0; i < VSOCK_MAX_CONNS; i++) {
+		struct vsock_conn *cn = &v->conns[i];
+
+		/* a socket that said EAGAIN is flushed by its EPOLLOUT edge instead */
+		if (cn->state != VSOCK_ESTABLISHED || !cn->writable || !(cn->buf_len || cn->n_msg))
+			continue;
+		if (vsock_host_flush(v, cn) < 0) {
+			vsock_conn_reset(v, cn, true);
+			continue;
+		}
+		vsock_conn_check_done(v, cn);
+	}
 }
 
 static void vsock_handle_shutdown(struct vsock_dev *v, struct vsock_conn *cn, uint32_t flags)
@@ -299,8 +317,14 @@ static void vsock_handle_shutdown(struct vsock_dev *v, struct vsock_conn *cn, ui
 		shutdown(cn->fd, SHUT_RD);
 		cn->peer_shut_rcv = true;
 	}
-	if (flags & VIRTIO_VSOCK_SHUTDOWN_SEND)
+	if (flags & VIRTIO_VSOCK_SHUTDOWN_SEND) {
 		cn->peer_shut_snd = true;
+		/* what this tx batch buffered goes out before the shutdown(2) or the RST */
+		if (vsock_host_flush(v, cn) < 0) {
+			vsock_conn_reset(v, cn, true);
+			return;
+		}
+	}
 	vsock_conn_check_done(v, cn);
 }
 
@@ -367,6 +391,9 @@ void vsock_tx_packet(struct vsock_dev *v, struct vq_chain *c)
 		cn->credit_req_sent = false;
 	switch (op) {
 	case VIRTIO_VSOCK_OP_RST:
+		/* best effort, as before batching: what reached us before the RST is written */
+		if (cn->state == VSOCK_ESTABLISHED)
+			vsock_host_flush(v, cn);
 		vsock_conn_free(v, cn); /* never answered */
 		break;
 	case VIRTIO_VSOCK_OP_RESPONSE:
@@ -400,6 +427,7 @@ void vsock_tx_packet(struct vsock_dev *v, struct vq_chain *c)
 		break; /* taken above */
 	case VIRTIO_VSOCK_OP_CREDIT_REQUEST:
 		cn->pending |= VSOCK_P_CREDIT_UPD;
+		cn->credit_upd_asked = true;
 		break;
 	default: /* REQUEST for a live connection */
 		vsock_conn_reset(v, cn, true);
@@ -432,10 +460,24 @@ static uint32_t vsock_send_conn_pkt(struct vsock_dev *v, struct vsock_conn *cn, 
 	h.len = htole32(len);
 	h.fwd_cnt = htole32(cn->fwd_cnt);
 	cn->fwd_cnt_sent = cn->fwd_cnt;
+	/* every packet carries fwd_cnt: an update we owe only by the quarter rule is paid */
+	if (!cn->credit_upd_asked || op == VIRTIO_VSOCK_OP_CREDIT_UPDATE) {
+		cn->pending &= ~VSOCK_P_CREDIT_UPD;
+		cn->credit_upd_asked = false;
+	}
+	if (op == VIRTIO_VSOCK_OP_CREDIT_UPDATE)
+		VSOCK_STAT_INC(v, credit_updates);
 	vq_chain_push(c, &h, sizeof(h));
 	if (len)
 		vq_chain_push(c, data, len);
 	return VSOCK_HDR_SIZE + len;
+}
+
+/* Whether a data packet for cn may go out now (no side effects). */
+static bool vsock_conn_data_ready(const struct vsock_conn *cn)
+{
+	return cn->state == VSOCK_ESTABLISHED && !cn->peer_shut_rcv &&
+	       (cn->stage_full || (cn->readable && !cn->host_eof)) && vsock_peer_credit(cn);
 }
 
 /* The next control packet of cn, in protocol order; SHUTDOWN only once no data is left. */
@@ -457,6 +499,10 @@ static uint32_t vsock_send_control(struct vsock_dev *v, struct vsock_conn *cn, s
 		uint32_t flags = 0, n;
 
 		if (!(cn->pending & order[i].bit))
+			continue;
+		/* a data packet carries fwd_cnt anyway: the quarter-rule update rides on it */
+		if (order[i].bit == VSOCK_P_CREDIT_UPD && !cn->credit_upd_asked &&
+		    vsock_conn_data_ready(cn))
 			continue;
 		if (order[i].bit == VSOCK_P_SHUTDOWN) {
 			if (cn->stage_full)
@@ -505,11 +551,13 @@ static ssize_t vsock_host_read(struct vsock_dev *v, struct vsock_conn *cn, void 
 	return -1;
 }
 
-/* Stream: read straight into one packet, bounded by the buffer, the credit, our packet size.
- * SEQPACKET: stage one host message, hand it out in pieces, EOM on the last. */
+/* Stream: one recv() of up to the credit into the stage, handed out over as many rx buffers
+ * as it takes (Linux posts 4 KiB ones). SEQPACKET: stage one host message, EOM on its last
+ * piece. A staged byte is always within the credit it was read under. */
 static uint32_t vsock_send_data(struct vsock_dev *v, struct vsock_conn *cn, struct vq_chain *c,
 				uint32_t credit)
 {
+	bool seq = cn->type == VIRTIO_VSOCK_TYPE_SEQPACKET;
 	uint32_t room = (uint32_t)MIN(vq_chain_push_left(c) - VSOCK_HDR_SIZE, VSOCK_MAX_PKT);
 	uint32_t len, flags = 0;
 	ssize_t n;
@@ -517,13 +565,6 @@ static uint32_t vsock_send_data(struct vsock_dev *v, struct vsock_conn *cn, stru
 	room = MIN(room, credit);
 	if (!room)
 		return 0; /* a header-sized buffer: recv(0) would look like EOF */
-	if (cn->type == VIRTIO_VSOCK_TYPE_STREAM) {
-		n = vsock_host_read(v, cn, v->bounce, room, 0);
-		if (n <= 0)
-			return 0;
-		cn->tx_cnt += (uint32_t)n;
-		return vsock_send_conn_pkt(v, cn, c, VIRTIO_VSOCK_OP_RW, 0, v->bounce, (uint32_t)n);
-	}
 	if (!cn->stage_full) {
 		if (!cn->stage) {
 			cn->stage = malloc(VSOCK_MAX_PKT);
@@ -532,18 +573,23 @@ static uint32_t vsock_send_data(struct vsock_dev *v, struct vsock_conn *cn, stru
 				return 0;
 			}
 		}
-		/* MSG_TRUNC: the real length; a longer message arrives cut to our size */
-		n = vsock_host_read(v, cn, cn->stage, VSOCK_MAX_PKT, MSG_TRUNC);
+		VSOCK_STAT_INC(v, host_reads);
+		/* SEQPACKET: MSG_TRUNC gives the real length; a longer message arrives cut to
+		 * our size. Stream: no more than the guest may take. */
+		n = seq ? vsock_host_read(v, cn, cn->stage, VSOCK_MAX_PKT, MSG_TRUNC)
+			: vsock_host_read(v, cn, cn->stage, MIN(credit, VSOCK_MAX_PKT), 0);
 		if (n <= 0)
 			return 0;
 		cn->stage_len = (uint32_t)MIN((size_t)n, VSOCK_MAX_PKT);
 		cn->stage_off = 0;
 		cn->stage_full = true;
-		cn->readable = true; /* one message per recv: there may be more */
+		if (seq)
+			cn->readable = true; /* one message per recv: there may be more */
 	}
 	len = MIN(room, cn->stage_len - cn->stage_off);
 	if (cn->stage_off + len == cn->stage_len) {
-		flags = VIRTIO_VSOCK_SEQ_EOM | VIRTIO_VSOCK_SEQ_EOR;
+		if (seq)
+			flags = VIRTIO_VSOCK_SEQ_EOM | VIRTIO_VSOCK_SEQ_EOR;
 		cn->stage_full = false;
 	}
 	n = vsock_send_conn_pkt(v, cn, c, VIRTIO_VSOCK_OP_RW, flags, cn->stage + cn->stage_off,

@@ -187,6 +187,7 @@ int vsock_host_flush(struct vsock_dev *v, struct vsock_conn *cn)
 		uint32_t want = seq ? cn->msg_end[0] : cn->buf_len;
 
 		n = send(cn->fd, cn->buf + cn->buf_off, want, MSG_NOSIGNAL | MSG_DONTWAIT);
+		VSOCK_STAT_INC(v, host_writes);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -213,29 +214,10 @@ int vsock_host_flush(struct vsock_dev *v, struct vsock_conn *cn)
 	return 0;
 }
 
-int vsock_host_send(struct vsock_dev *v, struct vsock_conn *cn, const uint8_t *p, uint32_t len,
-		    bool eom)
+int vsock_host_append(struct vsock_conn *cn, struct vq_chain *c, uint32_t len, bool eom)
 {
-	bool seq = cn->type == VIRTIO_VSOCK_TYPE_SEQPACKET;
-	ssize_t n = 0;
-
-	/* Stream with nothing queued: straight to the socket, buffer only the rest. */
-	if (!seq && !cn->buf_len && len) {
-		do
-			n = send(cn->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		while (n < 0 && errno == EINTR);
-		if (n < 0 && errno != EAGAIN)
-			return -errno;
-		if (n < 0) {
-			cn->writable = false;
-			n = 0;
-		}
-		vsock_host_forwarded(cn, (uint32_t)n);
-		p += n;
-		len -= (uint32_t)n;
-	}
 	if (len) {
-		/* The caller checked the credit: buf_len + len <= VSOCK_BUF_ALLOC. */
+		/* Credit: buf_len + len <= VSOCK_BUF_ALLOC, so compacting makes room. */
 		if (!cn->buf) {
 			cn->buf = malloc(VSOCK_BUF_ALLOC);
 			if (!cn->buf)
@@ -245,13 +227,15 @@ int vsock_host_send(struct vsock_dev *v, struct vsock_conn *cn, const uint8_t *p
 			memmove(cn->buf, cn->buf + cn->buf_off, cn->buf_len);
 			cn->buf_off = 0;
 		}
-		memcpy(cn->buf + cn->buf_off + cn->buf_len, p, len);
+		/* straight from the chain: no bounce copy */
+		if (vq_chain_pull(c, cn->buf + cn->buf_off + cn->buf_len, len) != len)
+			return -EINVAL; /* the caller checked the payload length */
 		cn->buf_len += len;
 	}
-	if (seq && eom) {
+	if (cn->type == VIRTIO_VSOCK_TYPE_SEQPACKET && eom) {
 		if (cn->n_msg == VSOCK_SEQ_MAX_MSG)
 			return -ENOBUFS;
 		cn->msg_end[cn->n_msg++] = cn->buf_len;
 	}
-	return vsock_host_flush(v, cn);
+	return 0;
 }

@@ -68,7 +68,8 @@ struct vsock_conn {
 	bool peer_shut_snd; /* guest: no more data from it */
 	bool host_wr_shut;  /* shutdown(SHUT_WR) done */
 	bool credit_req_sent;
-	uint64_t deadline_ms; /* 0: none; CLOCK_MONOTONIC */
+	bool credit_upd_asked; /* the guest's CREDIT_REQUEST: answer with a CREDIT_UPDATE */
+	uint64_t deadline_ms;  /* 0: none; CLOCK_MONOTONIC */
 	/* Credit ("Device Operation: Flow control"): the guest's view of its buffer ... */
 	uint32_t peer_buf_alloc, peer_fwd_cnt;
 	uint32_t tx_cnt; /* payload bytes we sent the guest */
@@ -81,7 +82,9 @@ struct vsock_conn {
 	uint32_t buf_off, buf_len;
 	uint32_t msg_end[VSOCK_SEQ_MAX_MSG];
 	unsigned int n_msg;
-	/* SEQPACKET host -> guest: one host message staged (VSOCK_MAX_PKT), sent in pieces. */
+	/* Host -> guest bytes read but not yet in an rx buffer (VSOCK_MAX_PKT, allocated on
+	 * first use): SEQPACKET one host message, stream one read of up to the credit, so one
+	 * recv() fills many small rx buffers. Sent in pieces. */
 	uint8_t *stage;
 	uint32_t stage_len, stage_off;
 	bool stage_full;
@@ -112,8 +115,11 @@ struct vsock_dev {
 	uint32_t next_port;
 	struct vsock_rst rst[VSOCK_RST_RING];
 	unsigned int rst_head, rst_count;
-	uint8_t bounce[VSOCK_MAX_PKT];
+	uint64_t timer_armed;	  /* deadline timer_fd is set to (0: disarmed), saves syscalls */
+	struct vsock_stats stats; /* relaxed atomics: vsock_get_stats() reads from any thread */
 };
+
+#define VSOCK_STAT_INC(v, field) __atomic_add_fetch(&(v)->stats.field, 1, __ATOMIC_RELAXED)
 
 static inline struct vsock_dev *to_vsock(struct virtio_dev *vdev)
 {
@@ -139,8 +145,11 @@ bool vsock_port_in_use(struct vsock_dev *v, uint32_t local);
 void vsock_conn_reset(struct vsock_dev *v, struct vsock_conn *cn, bool send_rst);
 void vsock_conn_free(struct vsock_dev *v, struct vsock_conn *cn);
 void vsock_conns_drop_all(struct vsock_dev *v);
-/* One guest tx packet: c's readable part. */
+/* One guest tx packet: c's readable part. Stream payload is only buffered ... */
 void vsock_tx_packet(struct vsock_dev *v, struct vq_chain *c);
+/* ... and written here, once per connection at the end of a tx wake-up (one send() for
+ * many packets). */
+void vsock_conns_flush(struct vsock_dev *v);
 /* Fill one rx chain with the next packet owed to the guest. Returns the bytes written, 0 if
  * there is nothing to send. */
 uint32_t vsock_rx_fill(struct vsock_dev *v, struct vq_chain *c);
@@ -161,8 +170,9 @@ int vsock_host_watch(struct vsock_dev *v, struct vsock_conn *cn);
 /* Write the buffered guest bytes; updates fwd_cnt. Returns 0, or -errno when the host
  * socket failed for good. */
 int vsock_host_flush(struct vsock_dev *v, struct vsock_conn *cn);
-/* Append / send guest payload. Returns 0 or -errno (host socket failed). */
-int vsock_host_send(struct vsock_dev *v, struct vsock_conn *cn, const uint8_t *p, uint32_t len,
-		    bool eom);
+/* Pull len payload bytes from c straight into cn's buffer (SEQPACKET: eom closes the
+ * message); nothing is written to the host socket yet. The caller checked the credit, so it
+ * fits. Returns 0 or -errno. */
+int vsock_host_append(struct vsock_conn *cn, struct vq_chain *c, uint32_t len, bool eom);
 
 #endif /* DEVICES_VIRTIO_VSOCK_INTERNAL_H */

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "devices/pci/msix.h"
@@ -453,7 +454,12 @@ struct race {
 	struct mx *t;
 	int rounds;
 	int arrived, phase; /* spin barrier: both threads leave within nanoseconds */
+	bool stop;	    /* set before a barrier: the notifier leaves after it */
 };
+
+/* Rounds stop at this much wall time too: on a loaded machine a preempted partner costs a
+ * barrier a whole time slice, and fewer rounds still race notify against the mask. */
+#define RACE_BUDGET_MS 3000
 
 /* A futex-based barrier wakes the sleeper microseconds late, so the two sides would never
  * overlap; spinning keeps them within the race window. */
@@ -467,8 +473,8 @@ static void spin_barrier(struct race *r)
 		return;
 	}
 	for (unsigned int n = 0; __atomic_load_n(&r->phase, __ATOMIC_ACQUIRE) == phase; n++)
-		if (n > 4096)
-			sched_yield(); /* one CPU: let the other side run */
+		if (n > 256)
+			sched_yield(); /* partner preempted (or one CPU): let it run */
 }
 
 static void spin(unsigned int n)
@@ -482,8 +488,10 @@ static void *notifier(void *arg)
 	struct race *r = arg;
 	int i;
 
-	for (i = 0; i < r->rounds; i++) {
+	for (i = 0;; i++) {
 		spin_barrier(r);
+		if (__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE))
+			break;
 		spin((unsigned int)(i * 7) % 97);
 		msix_notify(&r->t->m, 0);
 		spin_barrier(r);
@@ -495,14 +503,24 @@ TEST(msix_notify_races_masking)
 {
 	struct mx *t = mx_new();
 	struct race r = {.t = t, .rounds = 20000};
+	struct timespec ts;
+	long deadline;
 	pthread_t th;
 	int i;
 
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	deadline = ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + RACE_BUDGET_MS;
 	set_ctrl(t, PCI_MSIX_FLAGS_ENABLE);
 	vec_program(t, 0, 0xfee00000, 0x30);
 	vec_mask(t, 0, false);
 	ASSERT_OK(-pthread_create(&th, NULL, notifier, &r));
-	for (i = 0; i < r.rounds; i++) {
+	for (i = 0;; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if (i == r.rounds || ts.tv_sec * 1000 + ts.tv_nsec / 1000000 > deadline) {
+			__atomic_store_n(&r.stop, true, __ATOMIC_RELEASE);
+			spin_barrier(&r);
+			break;
+		}
 		spin_barrier(&r);
 		spin((unsigned int)(i * 13) % 89);
 		/* Vector mask, function mask and enable, all through the guest's paths. */
@@ -526,5 +544,6 @@ TEST(msix_notify_races_masking)
 		ASSERT_FALSE(msix_is_pending(&t->m, 0));
 	}
 	ASSERT_OK(-pthread_join(th, NULL));
+	ASSERT_TRUE(i > 0);
 	mx_free(t);
 }

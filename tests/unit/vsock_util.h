@@ -193,6 +193,36 @@ static inline void vt_send(struct vt *t, uint16_t op, uint16_t type, uint32_t gp
 	vt_send_raw(t, &h, data, len, false);
 }
 
+/* A packet in its own fresh tx buffer, posted without a kick: several of them make one batch
+ * for the device (the next fd_vq_kick()). Credit fields as vt_hdr() sets them. */
+static inline void vt_post_tx(struct vt *t, uint16_t op, uint16_t type, uint32_t gp, uint32_t hp,
+			      uint32_t flags, const void *data, uint32_t len)
+{
+	uint64_t gpa = fd_alloc(t->g, VT_HDR + len, 16);
+	uint8_t *p = fd_ptr(t->g, gpa, VT_HDR + len);
+	struct fd_seg s = {gpa, VT_HDR + len};
+	struct virtio_vsock_hdr h;
+
+	vt_hdr(&h, op, type, gp, hp, len);
+	h.flags = htole32(flags);
+	memcpy(p, &h, VT_HDR);
+	if (len)
+		memcpy(p + VT_HDR, data, len);
+	ASSERT_OK(fd_vq_add(t->tx, &s, 1, 0, 0));
+}
+
+/* Wait until the device used n tx buffers. */
+static inline void vt_wait_tx_used(struct vt *t, unsigned int n)
+{
+	uint16_t id;
+	uint32_t len;
+
+	for (unsigned int i = 0; i < n; i++) {
+		ASSERT_EQ(vt_wait_used(t, t->tx, &id, &len, VT_WAIT_MS), 1);
+		ASSERT_EQ(len, 0);
+	}
+}
+
 /* Next rx packet: header into *h, payload (h->len bytes, at most max) into data. The buffer
  * goes back to the ring. Returns 1, or 0 on timeout. */
 static inline int vt_recv(struct vt *t, struct virtio_vsock_hdr *h, void *data, size_t max,
