@@ -31,6 +31,7 @@
 #include "devices/virtio/net_hdr.h"
 #include "tests/fakedrv/fakedrv.h"
 #include "tests/fuzz/fuzz_input.h"
+#include "tests/fuzz/fuzz_ring.h"
 #include "vmm/log.h"
 
 #define RAM_SIZE  (512 * 1024)
@@ -56,26 +57,6 @@ static void fuzz_parsers(const uint8_t *data, size_t size, uint64_t features)
 	net_hdr_tx(&h, features, size, &o);
 	net_hdr_rx(&h, features, size, &o);
 	net_hdr_tun_offloads(features);
-}
-
-static void fuzz_ring(struct fuzz_cursor *c, struct fd_vq *q, uint16_t qsize, uint64_t area)
-{
-	for (uint16_t i = 0; i < qsize; i++) {
-		struct vring_desc *dd = &q->desc[i];
-		uint32_t where, len;
-		uint16_t f, next;
-
-		fuzz_take(c, &where, 4);
-		fuzz_take(c, &len, 4);
-		fuzz_take(c, &f, 2);
-		fuzz_take(c, &next, 2);
-		dd->addr = where & 0x80000000u ? where & 0x7fffffffu : area + where % DATA_SIZE;
-		dd->len = len;
-		dd->flags = f;
-		dd->next = next;
-	}
-	for (uint16_t i = 0; i < qsize; i++)
-		fuzz_take(c, &q->avail->ring[i], 2);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -129,8 +110,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		area = fd_alloc(g, DATA_SIZE, 16);
 		area_p = fd_ptr(g, area, DATA_SIZE);
-		fuzz_ring(&c, rq, qsize, area);
-		fuzz_ring(&c, tq, qsize, area);
+		fuzz_split_ring(&c, rq, qsize, area, DATA_SIZE);
+		fuzz_split_ring(&c, tq, qsize, area, DATA_SIZE);
 		fuzz_take(&c, area_p, DATA_SIZE);
 		__atomic_store_n(&rq->avail->idx, avail[0], __ATOMIC_RELEASE);
 		__atomic_store_n(&tq->avail->idx, avail[1], __ATOMIC_RELEASE);

@@ -31,6 +31,7 @@
 #include "devices/virtio/pmem.h"
 #include "tests/fakedrv/fakedrv.h"
 #include "tests/fuzz/fuzz_input.h"
+#include "tests/fuzz/fuzz_ring.h"
 #include "vmm/log.h"
 
 #define RAM_SIZE  (256 * 1024)
@@ -108,22 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (flags & 32)
 		((volatile uint8_t *)vdev->shm[0].hva)[avail_idx] = flags;
 
-	for (uint16_t i = 0; i < qsize; i++) {
-		struct vring_desc *dd = &q->desc[i];
-		uint32_t where, len;
-		uint16_t f, next;
-
-		fuzz_take(&c, &where, 4);
-		fuzz_take(&c, &len, 4);
-		fuzz_take(&c, &f, 2);
-		fuzz_take(&c, &next, 2);
-		dd->addr = where & 0x80000000u ? where & 0x7fffffffu : area + where % DATA_SIZE;
-		dd->len = len;
-		dd->flags = f;
-		dd->next = next;
-	}
-	for (uint16_t i = 0; i < qsize; i++)
-		fuzz_take(&c, &q->avail->ring[i], 2);
+	fuzz_split_ring(&c, q, qsize, area, DATA_SIZE);
 	fuzz_take(&c, area_p, DATA_SIZE);
 	q->avail->flags = flags & 16 ? VRING_AVAIL_F_NO_INTERRUPT : 0;
 	__atomic_store_n(&q->avail->idx, avail_idx, __ATOMIC_RELEASE);
