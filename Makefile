@@ -3,7 +3,7 @@ ARCH    ?= $(shell uname -m)
 SAN     ?=
 BUILD   ?= build/$(if $(SAN),san,release)
 Q       := $(if $(V),,@)
-PKGS    := libseccomp libcap-ng liburing
+PKGS    := libseccomp libcap-ng liburing json-c
 CC      ?= gcc
 
 CFLAGS  := -std=gnu11 -O2 -g -D_GNU_SOURCE -I. -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
@@ -11,7 +11,7 @@ CFLAGS  := -std=gnu11 -O2 -g -D_GNU_SOURCE -I. -fstack-protector-strong -D_FORTI
            -Wundef -Wvla -Wpointer-arith -Wwrite-strings -Wno-unused-parameter \
            $(if $(filter 0,$(WERROR)),,-Werror) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
            $(EXTRA_CFLAGS)
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread
 ifneq ($(SAN),)
 CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -O1 -U_FORTIFY_SOURCE
 LDFLAGS += -fsanitize=$(SAN)
@@ -25,9 +25,11 @@ VMM_SRCS     := vmm/bus.c vmm/cli.c vmm/cli_net.c vmm/guest_mem.c vmm/irq.c vmm/
                 vmm/vm.c vmm/vm_devices.c vmm/vm_run.c
 DEVICE_SRCS  := devices/legacy/serial.c devices/pci/msix.c devices/pci/pci.c devices/scsi/info.c devices/scsi/io.c devices/scsi/mode.c devices/scsi/target.c devices/virtio/blk.c devices/virtio/blk_inflight.c devices/virtio/blk_limit.c devices/virtio/blk_req.c devices/virtio/blk_uring.c devices/virtio/console.c devices/virtio/core.c devices/virtio/mmio.c devices/virtio/net.c devices/virtio/net_ctrl.c devices/virtio/net_filter.c devices/virtio/net_hdr.c devices/virtio/net_io.c devices/virtio/net_rss.c devices/virtio/net_tap.c devices/virtio/pci.c devices/virtio/pci_common.c devices/virtio/pmem.c devices/virtio/rng.c devices/virtio/scsi.c devices/virtio/token_bucket.c devices/virtio/virtqueue.c devices/virtio/vq_packed.c devices/virtio/vq_split.c devices/virtio/vsock.c devices/virtio/vsock_conn.c devices/virtio/vsock_host.c
 ARCH_SRCS    := arch/x86_64/acpi.c arch/x86_64/aml.c arch/x86_64/arch.c arch/x86_64/boot.c arch/x86_64/cpu.c arch/x86_64/irq_routes.c arch/x86_64/irqchip.c arch/x86_64/platform.c devices/legacy/acpi_pm.c devices/legacy/i8042.c devices/legacy/pvpanic.c
+API_SRCS     := api/http.c api/router.c api/server.c
+API_JSON_SRCS := api/config_json.c api/config_json_dev.c api/config_json_dump.c api/config_json_util.c api/config_validate.c
 MAIN_SRCS    := vmm/main.c
 
-LIB_SRCS := $(VMM_SRCS) $(DEVICE_SRCS) $(ARCH_SRCS)
+LIB_SRCS := $(VMM_SRCS) $(DEVICE_SRCS) $(ARCH_SRCS) $(API_SRCS) $(API_JSON_SRCS)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJS := $(MAIN_SRCS:%.c=$(BUILD)/%.o)
 

@@ -2,7 +2,7 @@
 # Install what building and testing microvm needs on Debian 12, only what is missing.
 # Used by `make deps` (and so by `make run` / `make test`) and by .ci/run.
 set -eu
-PKGS="gcc make pkg-config libseccomp-dev libcap-ng-dev libjson-c-dev liburing-dev
+PKGS="gcc make pkg-config libseccomp-dev libcap-ng-dev libjson-c-dev liburing-dev libhttp-parser-dev
       clang-14 libclang-rt-14-dev clang-format
       qemu-system-x86 busybox-static linux-source-6.1 bc flex bison libelf-dev libssl-dev
       cpio xz-utils zstd kmod fio util-linux socat ethtool"

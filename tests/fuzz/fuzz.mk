@@ -31,7 +31,7 @@ FUZZ_CFLAGS  := -std=gnu11 -g -O1 -D_GNU_SOURCE -DFUZZING -I. -fno-omit-frame-po
                 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
                 -Wno-unused-parameter -Werror $(FUZZ_SAN)
 FUZZ_LDFLAGS := -fsanitize=fuzzer,address,undefined
-FUZZ_LDLIBS  := -luring -lpthread
+FUZZ_LDLIBS  := -luring -lhttp_parser -ljson-c -lpthread
 FUZZ_SRCS    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_TARGETS := $(notdir $(FUZZ_SRCS:.c=))
 FUZZ_BASE_SRCS := vmm/bus.c vmm/guest_mem.c vmm/log.c \
