@@ -23,9 +23,11 @@ CFLAGS  += -DMICROVM_VERSION=\"$(VERSION)\"
 # Sources, sorted, one list per folder so parallel work touches one line each.
 VMM_SRCS     := vmm/bus.c vmm/cli.c vmm/cli_net.c vmm/guest_mem.c vmm/irq.c vmm/kvm_pci.c vmm/log.c vmm/term.c vmm/vcpu.c \
                 vmm/vm.c vmm/vm_devices.c vmm/vm_run.c
+VMM_SRCS     += vmm/vm_pause.c vmm/control.c vmm/control_cmd.c vmm/control_outputs.c vmm/main_opts.c vmm/metrics.c
+VMM_SRCS     += vmm/caps.c vmm/jail.c vmm/seccomp.c vmm/seccomp_rules.c
 DEVICE_SRCS  := devices/legacy/serial.c devices/pci/msix.c devices/pci/pci.c devices/scsi/info.c devices/scsi/io.c devices/scsi/mode.c devices/scsi/target.c devices/virtio/blk.c devices/virtio/blk_inflight.c devices/virtio/blk_limit.c devices/virtio/blk_req.c devices/virtio/blk_uring.c devices/virtio/console.c devices/virtio/core.c devices/virtio/mmio.c devices/virtio/net.c devices/virtio/net_ctrl.c devices/virtio/net_filter.c devices/virtio/net_hdr.c devices/virtio/net_io.c devices/virtio/net_rss.c devices/virtio/net_tap.c devices/virtio/pci.c devices/virtio/pci_common.c devices/virtio/pmem.c devices/virtio/rng.c devices/virtio/scsi.c devices/virtio/token_bucket.c devices/virtio/virtqueue.c devices/virtio/vq_packed.c devices/virtio/vq_split.c devices/virtio/vsock.c devices/virtio/vsock_conn.c devices/virtio/vsock_host.c
 ARCH_SRCS    := arch/x86_64/acpi.c arch/x86_64/aml.c arch/x86_64/arch.c arch/x86_64/boot.c arch/x86_64/cpu.c arch/x86_64/irq_routes.c arch/x86_64/irqchip.c arch/x86_64/platform.c devices/legacy/acpi_pm.c devices/legacy/i8042.c devices/legacy/pvpanic.c
-API_SRCS     := api/http.c api/router.c api/server.c
+API_SRCS     := api/http.c api/router.c api/server.c api/routes.c
 API_JSON_SRCS := api/config_json.c api/config_json_dev.c api/config_json_dump.c api/config_json_util.c api/config_validate.c
 MAIN_SRCS    := vmm/main.c
 
@@ -74,8 +76,9 @@ deps:
 	$(Q)tests/install-deps.sh
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all guests
+	$(Q)$(MAKE) --no-print-directory all guests api-suite
 	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory api-test
 	$(Q)$(MAKE) --no-print-directory integration
 
 run: deps
@@ -97,3 +100,4 @@ format-check:
 	clang-format --dry-run -Werror $(FORMAT_FILES)
 
 -include $(LIB_OBJS:.o=.d) $(MAIN_OBJS:.o=.d) $(TEST_OBJS:.o=.d)
+-include tests/api/api.mk

@@ -3,24 +3,37 @@
  * The JSON configuration: API bodies and the config file into struct vm_config.
  *
  * Resources and fields (Firecracker's where it has them; ours are marked "ext"):
- *   machine-config  vcpu_count*, mem_size_mib*, smt (false), track_dirty_pages (false),
- *                   huge_pages ("None"), cpu_template ("None")
+ *   machine-config  vcpu_count*, mem_size_mib*, huge_pages ("None"|"2M": hugetlbfs pages),
+ *                   smt (false), track_dirty_pages (false: no snapshots), cpu_template
+ *                   ("None": the host's CPUID as KVM supports it)
  *   boot-source     kernel_image_path*, initrd_path, boot_args
  *   drives[]        drive_id*, path_on_host*, is_root_device*, is_read_only, partuuid,
- *                   cache_type ("Unsafe"|"Writeback"), io_engine ("Sync"|"Async", default
- *                   Async), rate_limiter; ext: serial (string or null), queues, direct
+ *                   cache_type ("Unsafe"|"Writeback"), io_engine ("Sync"|"Async"),
+ *                   rate_limiter; ext: serial (string or null), queues, direct
  *   network-interfaces[]  iface_id*, host_dev_name (ext: may be left out, microvm then creates
  *                   a tap), guest_mac, mtu, rx_rate_limiter, tx_rate_limiter; ext: queues,
  *                   speed, duplex ("half"|"full")
  *   vsock           guest_cid*, uds_path*, vsock_id
  *   pmem[]          id*, path_on_host*, read_only, root_device (false)
  *   entropy (alias rng)  the virtio-rng device, no fields of its own
+ *   logger          log_path, level ("Error"|"Warning"|"Info"|"Debug"|"Trace"|"Off", any
+ *                   case, also "Warn"), show_level, show_log_origin; module is refused
+ *   metrics         metrics_path*
  *   ext: scsi       luns*: [{path_on_host*, is_read_only}]
  *   ext: console    type*: "serial"|"virtio"
  * (* = required.) Every virtio device also takes transport ("pci"|"mmio"), packed and iommu
  * (booleans). RateLimiter = {bandwidth, ops}, each a TokenBucket {size*, refill_time*,
  * one_time_burst; ext: refill_rate} (config_json_util.c). Unknown fields are errors, so a typo
- * never passes as a default.
+ * never passes as a default; so are values we cannot honour, with the reason.
+ *
+ * Where we differ from Firecracker on purpose: io_engine defaults to "Async" (io_uring, every
+ * queue's requests in flight together, falling back to Sync when the kernel refuses io_uring;
+ * Firecracker defaults to Sync because its Async engine was once experimental); "Trace" is
+ * our "Debug" (there is nothing finer); logger "module" (Firecracker's filter by Rust module
+ * path) is refused rather than ignored, as ignoring it would log what the client filtered
+ * out, and our modules have other names anyway; vsock_id (deprecated in Firecracker) is
+ * checked and dropped; cache_type is checked and dumped as "Writeback", which is what we do
+ * either way (FLUSH is always an fdatasync, safer than "Unsafe" asks).
  */
 #include "api/config_json.h"
 
@@ -29,16 +42,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/config_json_dev.h"
 #include "api/config_json_internal.h"
 #include "vmm/config.h"
+#include "vmm/log.h"
 
 #define CJ_DEFAULT_MEM (256ULL << 20)
 #define CJ_MAX_VCPUS   255	    /* x2APIC aside, the most any arch here could take */
 #define CJ_MAX_MEM_MIB (1ULL << 24) /* 16 TiB; the host's limit is config_validate's */
 #define CJ_MAX_DEPTH   16	    /* deepest valid document: 5 levels */
-#define CJ_MAX_STRS    (3 + 2 * VM_MAX_DISKS + VM_MAX_PMEMS + VM_MAX_SCSI_LUNS + VM_MAX_NETS + 1)
+/* kernel, initrd, cmdline; per drive path, serial, id, partuuid; per pmem path, id; SCSI LUN
+ * paths; per interface tap, id; vsock path; log path; metrics path. */
+#define CJ_MAX_STRS                                                                                \
+	(3 + 4 * VM_MAX_DISKS + 2 * VM_MAX_PMEMS + VM_MAX_SCSI_LUNS + 2 * VM_MAX_NETS + 3)
 
 void config_json_defaults(struct vm_config *cfg)
 {
@@ -46,6 +64,7 @@ void config_json_defaults(struct vm_config *cfg)
 	cfg->cpus = 1;
 	cfg->mem_size = CJ_DEFAULT_MEM;
 	cfg->console = CONSOLE_SERIAL;
+	cfg->log_level = -1;
 }
 
 /* Every string field in use in cfg. */
@@ -59,14 +78,22 @@ static unsigned int cj_strings(const struct vm_config *cfg, const char *out[CJ_M
 	for (unsigned int i = 0; i < cfg->n_disks && i < VM_MAX_DISKS; i++) {
 		out[n++] = cfg->disks[i].path;
 		out[n++] = cfg->disks[i].serial;
+		out[n++] = cfg->disks[i].id;
+		out[n++] = cfg->disks[i].partuuid;
 	}
-	for (unsigned int i = 0; i < cfg->n_pmems && i < VM_MAX_PMEMS; i++)
+	for (unsigned int i = 0; i < cfg->n_pmems && i < VM_MAX_PMEMS; i++) {
 		out[n++] = cfg->pmems[i].path;
+		out[n++] = cfg->pmems[i].id;
+	}
 	for (unsigned int i = 0; i < cfg->n_scsi_luns && i < VM_MAX_SCSI_LUNS; i++)
 		out[n++] = cfg->scsi_luns[i];
-	for (unsigned int i = 0; i < cfg->n_nets && i < VM_MAX_NETS; i++)
+	for (unsigned int i = 0; i < cfg->n_nets && i < VM_MAX_NETS; i++) {
 		out[n++] = cfg->nets[i].tap;
+		out[n++] = cfg->nets[i].id;
+	}
 	out[n++] = cfg->vsock.path;
+	out[n++] = cfg->log_path;
+	out[n++] = cfg->metrics_path;
 	return n;
 }
 
@@ -95,14 +122,16 @@ void config_json_free(struct vm_config *cfg)
 	for (unsigned int i = 0; i < n; i++)
 		cj_release(s[i]);
 	cfg->kernel = cfg->initrd = cfg->cmdline = cfg->vsock.path = NULL;
+	cfg->log_path = cfg->metrics_path = NULL;
 	for (unsigned int i = 0; i < VM_MAX_DISKS; i++)
-		cfg->disks[i].path = cfg->disks[i].serial = NULL;
+		cfg->disks[i].path = cfg->disks[i].serial = cfg->disks[i].id =
+			cfg->disks[i].partuuid = NULL;
 	for (unsigned int i = 0; i < VM_MAX_PMEMS; i++)
-		cfg->pmems[i].path = NULL;
+		cfg->pmems[i].path = cfg->pmems[i].id = NULL;
 	for (unsigned int i = 0; i < VM_MAX_SCSI_LUNS; i++)
 		cfg->scsi_luns[i] = NULL;
 	for (unsigned int i = 0; i < VM_MAX_NETS; i++)
-		cfg->nets[i].tap = NULL;
+		cfg->nets[i].tap = cfg->nets[i].id = NULL;
 }
 
 static int cj_set_str(const char **field, const char *s)
@@ -116,9 +145,9 @@ static int cj_set_str(const char **field, const char *s)
 }
 
 /* A string field that must equal one value when present (Firecracker options we only
- * have in their default form). */
+ * have in their default form); why says why. */
 static int cj_only(const struct cj_ctx *ctx, struct json_object *o, const char *key,
-		   const char *value)
+		   const char *value, const char *why)
 {
 	const char *s = NULL;
 	int r = cj_get_str(ctx, o, key, false, &s);
@@ -126,19 +155,37 @@ static int cj_only(const struct cj_ctx *ctx, struct json_object *o, const char *
 	if (r < 0)
 		return r;
 	if (s && strcmp(s, value) != 0)
-		return cj_fail(ctx, "field '%s': only \"%s\" is supported", key, value);
+		return cj_fail(ctx, "field '%s': only \"%s\" is supported (%s)", key, value, why);
 	return 0;
 }
 
 /* A boolean that must be false when present. */
-static int cj_never(const struct cj_ctx *ctx, struct json_object *o, const char *key)
+static int cj_never(const struct cj_ctx *ctx, struct json_object *o, const char *key,
+		    const char *why)
 {
 	bool b = false;
 	int r = cj_get_bool(ctx, o, key, false, &b);
 
 	if (r < 0)
 		return r;
-	return b ? cj_fail(ctx, "field '%s': true is not supported", key) : 0;
+	return b ? cj_fail(ctx, "field '%s': true is not supported (%s)", key, why) : 0;
+}
+
+/* huge_pages: "None" or "2M" (Firecracker's HugePageConfig); absent: *huge unchanged. */
+static int cj_huge_pages(const struct cj_ctx *ctx, struct json_object *o, bool *huge)
+{
+	const char *s = NULL;
+	int r = cj_get_str(ctx, o, "huge_pages", false, &s);
+
+	if (r <= 0)
+		return r;
+	if (strcmp(s, "None") == 0)
+		*huge = false;
+	else if (strcmp(s, "2M") == 0)
+		*huge = true;
+	else
+		return cj_fail(ctx, "field 'huge_pages' must be \"None\" or \"2M\", not \"%s\"", s);
+	return 0;
 }
 
 /* PUT: vcpu_count and mem_size_mib required; PATCH: anything, the rest stays. */
@@ -148,17 +195,22 @@ static int cj_machine(const struct cj_ctx *ctx, struct json_object *o, struct vm
 	static const char *const keys[] = {"vcpu_count", "mem_size_mib", "smt", "track_dirty_pages",
 					   "huge_pages", "cpu_template", NULL};
 	uint64_t cpus = cfg->cpus, mib = cfg->mem_size >> 20;
+	bool huge = patch ? cfg->huge_pages : false;
 	int r, has_mib;
 
 	if ((r = cj_check_object(ctx, o, "", keys)) < 0 ||
 	    (r = cj_get_u64(ctx, o, "vcpu_count", !patch, 1, CJ_MAX_VCPUS, &cpus)) < 0 ||
 	    (has_mib = r = cj_get_u64(ctx, o, "mem_size_mib", !patch, 1, CJ_MAX_MEM_MIB, &mib)) <
 		    0 ||
-	    (r = cj_never(ctx, o, "smt")) < 0 || (r = cj_never(ctx, o, "track_dirty_pages")) < 0 ||
-	    (r = cj_only(ctx, o, "huge_pages", "None")) < 0 ||
-	    (r = cj_only(ctx, o, "cpu_template", "None")) < 0)
+	    (r = cj_never(ctx, o, "smt", "no SMT topology is offered to the guest")) < 0 ||
+	    (r = cj_never(ctx, o, "track_dirty_pages",
+			  "there are no snapshots to track dirty pages for")) < 0 ||
+	    (r = cj_huge_pages(ctx, o, &huge)) < 0 ||
+	    (r = cj_only(ctx, o, "cpu_template", "None",
+			 "the guest sees the host's CPUID as KVM supports it")) < 0)
 		return r;
 	cfg->cpus = (unsigned int)cpus;
+	cfg->huge_pages = huge;
 	if (has_mib)
 		cfg->mem_size = mib << 20;
 	return 0;
@@ -270,7 +322,8 @@ static int cj_put_scsi(const struct cj_ctx *ctx, struct json_object *o, const ch
 	return 0;
 }
 
-/* Firecracker's EntropyDevice: its rate_limiter has no counterpart here yet. */
+/* Firecracker's EntropyDevice. Its rate_limiter is refused: our virtio-rng has no token
+ * bucket, and accepting it would give the guest unlimited entropy the client meant to cap. */
 static int cj_put_entropy(const struct cj_ctx *ctx, struct json_object *o, const char *id,
 			  struct vm_config *cfg)
 {
@@ -282,7 +335,8 @@ static int cj_put_entropy(const struct cj_ctx *ctx, struct json_object *o, const
 	if ((r = cj_check_object(ctx, o, "", keys)) < 0 || (r = cj_get_devopts(ctx, o, &dev)) < 0)
 		return r;
 	if (json_object_object_get_ex(o, "rate_limiter", &rl) && rl)
-		return cj_fail(ctx, "field 'rate_limiter' is not supported on entropy");
+		return cj_fail(ctx, "field 'rate_limiter' is not supported: microvm's virtio-rng "
+				    "has no rate limiter");
 	cfg->rng = true;
 	cfg->rng_dev = dev;
 	return 0;
@@ -314,6 +368,69 @@ static int cj_put_console(const struct cj_ctx *ctx, struct json_object *o, const
 	return 0;
 }
 
+/* Firecracker's level names, any case, into enum log_level ("Trace" is our finest, Debug). */
+static int cj_log_level(const char *s)
+{
+	static const struct {
+		const char *name;
+		int level;
+	} names[] = {
+		{"Error", LOG_ERR},   {"Warning", LOG_WARN}, {"Warn", LOG_WARN}, {"Info", LOG_INFO},
+		{"Debug", LOG_DEBUG}, {"Trace", LOG_DEBUG},  {"Off", LOG_OFF},
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcasecmp(s, names[i].name) == 0)
+			return names[i].level;
+	return -1;
+}
+
+/* PUT /logger: the whole resource; what is left out goes back to its default. */
+static int cj_put_logger(const struct cj_ctx *ctx, struct json_object *o, const char *id,
+			 struct vm_config *cfg)
+{
+	static const char *const keys[] = {"log_path",	      "level",	"show_level",
+					   "show_log_origin", "module", NULL};
+	const char *path = NULL, *level = NULL, *module = NULL;
+	bool show_level = false, show_origin = false;
+	int r, lvl = -1;
+
+	if ((r = cj_check_object(ctx, o, "", keys)) < 0 ||
+	    (r = cj_get_path(ctx, o, "log_path", false, &path)) < 0 ||
+	    (r = cj_get_str(ctx, o, "level", false, &level)) < 0 ||
+	    (r = cj_get_bool(ctx, o, "show_level", false, &show_level)) < 0 ||
+	    (r = cj_get_bool(ctx, o, "show_log_origin", false, &show_origin)) < 0 ||
+	    (r = cj_get_str(ctx, o, "module", false, &module)) < 0)
+		return r;
+	if (level && (lvl = cj_log_level(level)) == -1)
+		return cj_fail(ctx,
+			       "field 'level' must be \"Error\", \"Warning\", \"Info\", \"Debug\", "
+			       "\"Trace\" or \"Off\", not \"%s\"",
+			       level);
+	if (module)
+		return cj_fail(ctx, "field 'module' is not supported: microvm's log has no "
+				    "per-module filter (leave it out)");
+	if ((r = cj_set_str(&cfg->log_path, path)) < 0)
+		return r;
+	cfg->log_level = lvl;
+	cfg->log_show_level = show_level;
+	cfg->log_show_origin = show_origin;
+	return 0;
+}
+
+static int cj_put_metrics(const struct cj_ctx *ctx, struct json_object *o, const char *id,
+			  struct vm_config *cfg)
+{
+	static const char *const keys[] = {"metrics_path", NULL};
+	const char *path;
+	int r;
+
+	if ((r = cj_check_object(ctx, o, "", keys)) < 0 ||
+	    (r = cj_get_path(ctx, o, "metrics_path", true, &path)) < 0)
+		return r;
+	return cj_set_str(&cfg->metrics_path, path);
+}
+
 typedef int (*cj_handler)(const struct cj_ctx *ctx, struct json_object *o, const char *id,
 			  struct vm_config *cfg);
 
@@ -333,6 +450,8 @@ static const struct cj_resource {
 	{"entropy", cj_put_entropy, NULL, false},
 	{"rng", cj_put_entropy, NULL, false},
 	{"console", cj_put_console, NULL, false},
+	{"logger", cj_put_logger, NULL, false},
+	{"metrics", cj_put_metrics, NULL, false},
 };
 
 static const struct cj_resource *cj_resource(const char *name)

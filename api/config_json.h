@@ -6,8 +6,8 @@
  * The JSON configuration schema: the config file (--config) and the bodies of the API's PUT and
  * PATCH requests, in Firecracker's layout and field names wherever Firecracker has the
  * resource ("boot-source", "machine-config", "drives", "network-interfaces", "vsock", "pmem",
- * "entropy"), plus our own resources ("scsi", "console") and extension fields for what
- * Firecracker lacks ("transport", "packed", "iommu" on every virtio device; "queues",
+ * "entropy", "logger", "metrics"), plus our own resources ("scsi", "console") and extension fields
+ * for what Firecracker lacks ("transport", "packed", "iommu" on every virtio device; "queues",
  * "serial", "direct" on drives; "queues", "speed", "duplex" on network interfaces). The
  * schema is documented field by field in api/config_json.c.
  *
@@ -30,9 +30,12 @@ void config_json_defaults(struct vm_config *cfg);
 /*
  * Apply one PUT body to cfg. resource is the first path segment ("machine-config",
  * "boot-source", "drives", "network-interfaces", "vsock", "pmem", "entropy" or its alias "rng",
- * "scsi", "console"); id the second one for drives, network-interfaces and pmem (must equal
- * the body's drive_id / iface_id / id) or NULL to take it from the body. A drive, interface or
- * pmem device with the same id is replaced, otherwise one is added. Returns 0 or -errno.
+ * "scsi", "console", "logger", "metrics"); id the second one for drives, network-interfaces and
+ * pmem (must equal the body's drive_id / iface_id / id) or NULL to take it from the body. A
+ * drive, interface or pmem device with the same id is replaced, otherwise one is added (a
+ * device without id, from the CLI, answers to "drive<N>", "net<N>", "pmem<N>"). "logger" and
+ * "metrics" only fill the vm_config fields: opening the files is log_configure()'s and the
+ * metrics writer's. Returns 0 or -errno.
  */
 int config_json_apply(struct vm_config *cfg, const char *resource, const char *id, const char *json,
 		      char *err, size_t errlen);

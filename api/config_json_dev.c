@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The device resources that come in lists: "drives", "network-interfaces", "pmem". Each is
- * found by its id (the URL's last segment) and replaced, or added at the end.
+ * found by its id (the URL's last segment: drive_id, iface_id, id) and replaced, or added at
+ * the end. Ids are 1 to 64 characters of [A-Za-z0-9_-]: Firecracker's rule for resource ids
+ * (alphanumeric and '_') plus '-', which its instance ids allow and names such as "eth-0"
+ * want. A device without id (from the CLI) answers to its position, "drive<N>", "net<N>",
+ * "pmem<N>", and the dump calls it that.
  *
- * Ids: vm_config has no id field, so a drive's id is its serial, as in Firecracker, whose
- * virtio-blk answers GET_ID with the drive_id; a drive without serial (from the CLI) and the
- * interfaces and pmem devices answer to their position, "drive<N>", "net<N>", "pmem<N>",
- * which is what the dump calls them. An interface is also found by its host_dev_name and a
- * pmem device by its path_on_host, the same back end used twice being no use anyway.
+ * A drive's serial (its GET_ID answer) is a field of its own: "serial" when given (null:
+ * none), else the drive_id when that fits the 20 bytes of GET_ID (Firecracker's virtio-blk
+ * answers GET_ID with the drive_id), else none.
  */
 #include "api/config_json_dev.h"
 
@@ -23,6 +25,8 @@
 #include "vmm/config.h"
 
 #define CJ_SERIAL_MAX 20 /* VIRTIO_BLK_ID_BYTES */
+#define CJ_ID_MAX     64
+#define CJ_ID_CHARS   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 
 /* *field = a copy of s owned by this module (NULL for NULL). */
 static int cj_set_str(const char **field, const char *s)
@@ -35,25 +39,22 @@ static int cj_set_str(const char **field, const char *s)
 	return 0;
 }
 
-/* "<prefix><n>" == id */
-static bool cj_is_positional(const char *id, const char *prefix, unsigned int n)
-{
-	char name[32];
-
-	snprintf(name, sizeof(name), "%s%u", prefix, n);
-	return strcmp(id, name) == 0;
-}
-
-/* The id in the body (key) must be there and match the URL's id when there is one. */
+/* The id in the body (key) must be there, well-formed, and match the URL's id when there is
+ * one. */
 static int cj_get_id(const struct cj_ctx *ctx, struct json_object *o, const char *key,
 		     const char *url_id, const char **id)
 {
 	int r = cj_get_str(ctx, o, key, true, id);
+	size_t n;
 
 	if (r < 0)
 		return r;
-	if (!**id)
-		return cj_fail(ctx, "field '%s' must not be empty", key);
+	n = strlen(*id);
+	if (n == 0 || n > CJ_ID_MAX || strspn(*id, CJ_ID_CHARS) != n)
+		return cj_fail(ctx,
+			       "field '%s' must be 1 to %d characters of A-Z, a-z, 0-9, '_' "
+			       "and '-'",
+			       key, CJ_ID_MAX);
 	if (url_id && strcmp(url_id, *id) != 0)
 		return cj_fail(ctx, "the id from the path ('%s') does not match field '%s' ('%s')",
 			       url_id, key, *id);
@@ -62,24 +63,34 @@ static int cj_get_id(const struct cj_ctx *ctx, struct json_object *o, const char
 
 static int cj_find_drive(const struct vm_config *cfg, const char *id)
 {
-	for (unsigned int i = 0; i < cfg->n_disks; i++) {
-		const char *s = cfg->disks[i].serial;
+	char buf[32];
 
-		if (s ? strcmp(s, id) == 0 : cj_is_positional(id, "drive", i))
+	for (unsigned int i = 0; i < cfg->n_disks; i++)
+		if (strcmp(cj_dev_name(cfg->disks[i].id, "drive", i, buf, sizeof(buf)), id) == 0)
 			return (int)i;
-	}
 	return -ENOENT;
 }
 
-/* The drive's serial: "serial" when given (null: none, the device derives one), else the
- * drive_id, which must then fit the 20 bytes of GET_ID. */
+/* Give drive i its positional name for good, before it moves (a root drive goes first):
+ * a drive must not change its name because another one was added. */
+static int cj_pin_drive_id(struct vm_config *cfg, unsigned int i)
+{
+	char buf[32];
+
+	if (cfg->disks[i].id)
+		return 0;
+	return cj_set_str(&cfg->disks[i].id, cj_dev_name(NULL, "drive", i, buf, sizeof(buf)));
+}
+
+/* The drive's serial: "serial" when given (null: none), else the drive_id when it fits the
+ * 20 bytes of GET_ID, else none. */
 static int cj_drive_serial(const struct cj_ctx *ctx, struct json_object *o, const char *id,
 			   const char **serial)
 {
 	struct json_object *v;
 	int r;
 
-	*serial = id;
+	*serial = strlen(id) <= CJ_SERIAL_MAX ? id : NULL;
 	if (json_object_object_get_ex(o, "serial", &v)) {
 		if (json_object_is_type(v, json_type_null)) {
 			*serial = NULL;
@@ -91,13 +102,7 @@ static int cj_drive_serial(const struct cj_ctx *ctx, struct json_object *o, cons
 		if (strlen(*serial) > CJ_SERIAL_MAX)
 			return cj_fail(ctx, "field 'serial' must be at most %d characters",
 				       CJ_SERIAL_MAX);
-		return 0;
 	}
-	if (strlen(id) > CJ_SERIAL_MAX)
-		return cj_fail(ctx,
-			       "field 'drive_id' must be at most %d characters (it is the disk's "
-			       "serial; or give \"serial\")",
-			       CJ_SERIAL_MAX);
 	return 0;
 }
 
@@ -135,6 +140,43 @@ static int cj_drive_io(const struct cj_ctx *ctx, struct json_object *o, struct d
 				   &d->iops_burst);
 }
 
+/* The new drive d (id, path, serial, partuuid already owned copies) at index i (-ENOENT:
+ * new). Firecracker's rules: one root device, which is the first drive; a new root goes in
+ * front, an existing drive made root swaps places with the first. */
+static int cj_place_drive(const struct cj_ctx *ctx, struct vm_config *cfg, int i,
+			  const struct disk_config *d)
+{
+	char buf[32];
+	int r;
+
+	for (unsigned int k = 0; d->root && k < cfg->n_disks; k++)
+		if (cfg->disks[k].root && (int)k != i)
+			return cj_fail(ctx,
+				       "drive '%s' is the root device already; there can be "
+				       "only one",
+				       cj_dev_name(cfg->disks[k].id, "drive", k, buf, sizeof(buf)));
+	if (i < 0 && cfg->n_disks == VM_MAX_DISKS)
+		return cj_fail(ctx, "at most %d drives", VM_MAX_DISKS);
+	if (d->root && i != 0) {
+		/* Everything that moves keeps its name. */
+		for (unsigned int k = 0; k < cfg->n_disks; k++)
+			if ((r = cj_pin_drive_id(cfg, k)) < 0)
+				return r;
+	}
+	if (i < 0 && d->root) {
+		memmove(&cfg->disks[1], &cfg->disks[0], cfg->n_disks * sizeof(cfg->disks[0]));
+		cfg->n_disks++;
+		i = 0;
+	} else if (i < 0) {
+		i = (int)cfg->n_disks++;
+	} else if (d->root && i != 0) {
+		cfg->disks[i] = cfg->disks[0];
+		i = 0;
+	}
+	cfg->disks[i] = *d;
+	return 0;
+}
+
 int cj_put_drive(const struct cj_ctx *ctx, struct json_object *o, const char *url_id,
 		 struct vm_config *cfg)
 {
@@ -145,13 +187,13 @@ int cj_put_drive(const struct cj_ctx *ctx, struct json_object *o, const char *ur
 		NULL};
 	struct disk_config d = {0};
 	const char *id, *path, *serial, *partuuid = NULL;
-	bool root = false;
+	char buf[32];
 	int r, i;
 
 	if ((r = cj_check_object(ctx, o, "", keys)) < 0 ||
 	    (r = cj_get_id(ctx, o, "drive_id", url_id, &id)) < 0 ||
 	    (r = cj_get_str(ctx, o, "path_on_host", true, &path)) < 0 ||
-	    (r = cj_get_bool(ctx, o, "is_root_device", true, &root)) < 0 ||
+	    (r = cj_get_bool(ctx, o, "is_root_device", true, &d.root)) < 0 ||
 	    (r = cj_get_bool(ctx, o, "is_read_only", false, &d.read_only)) < 0 ||
 	    (r = cj_get_str(ctx, o, "partuuid", false, &partuuid)) < 0 ||
 	    (r = cj_drive_serial(ctx, o, id, &serial)) < 0 || (r = cj_drive_io(ctx, o, &d)) < 0 ||
@@ -159,30 +201,32 @@ int cj_put_drive(const struct cj_ctx *ctx, struct json_object *o, const char *ur
 		return r;
 	if (!*path)
 		return cj_fail(ctx, "field 'path_on_host' must not be empty");
+	if (partuuid && !d.root)
+		return cj_fail(ctx, "field 'partuuid' needs \"is_root_device\": true (it names "
+				    "the root partition)");
 
 	i = cj_find_drive(cfg, id);
-	/* Serials are the ids: two drives with one would be one drive on the next load. */
+	/* Two drives with one serial: /dev/disk/by-id could not tell them apart. */
 	for (unsigned int k = 0; serial && k < cfg->n_disks; k++)
 		if ((int)k != i && cfg->disks[k].serial &&
 		    strcmp(cfg->disks[k].serial, serial) == 0)
-			return cj_fail(ctx, "serial '%s' is already drive %u's", serial, k);
-	if (i < 0 && cfg->n_disks == VM_MAX_DISKS)
-		return cj_fail(ctx, "at most %d drives", VM_MAX_DISKS);
-	if ((r = cj_set_str(&d.path, path)) < 0)
-		return r;
-	if ((r = cj_set_str(&d.serial, serial)) < 0) {
-		cj_release(d.path);
-		return r;
-	}
-	if (i < 0)
-		i = (int)cfg->n_disks++;
-	/* Firecracker puts the root device first, so that it is the guest's vda. */
-	if (root && i > 0) {
-		memmove(&cfg->disks[1], &cfg->disks[0], (size_t)i * sizeof(cfg->disks[0]));
-		i = 0;
-	}
-	cfg->disks[i] = d;
+			return cj_fail(ctx, "serial '%s' is already drive '%s''s; give \"serial\"",
+				       serial,
+				       cj_dev_name(cfg->disks[k].id, "drive", k, buf, sizeof(buf)));
+	/* Copies owned by cfg from here: the caller's scratch copy releases them on error. */
+	if ((r = cj_set_str(&d.id, id)) < 0 || (r = cj_set_str(&d.path, path)) < 0 ||
+	    (r = cj_set_str(&d.serial, serial)) < 0 || (r = cj_set_str(&d.partuuid, partuuid)) < 0)
+		goto err;
+	r = cj_place_drive(ctx, cfg, i, &d);
+	if (r < 0)
+		goto err;
 	return 0;
+err:
+	cj_release(d.id);
+	cj_release(d.path);
+	cj_release(d.serial);
+	cj_release(d.partuuid);
+	return r;
 }
 
 int cj_patch_drive(const struct cj_ctx *ctx, struct json_object *o, const char *url_id,
@@ -234,22 +278,25 @@ static int cj_parse_mac(const char *s, uint8_t mac[6])
 	return 0;
 }
 
-/* The interface with this id, or failing that the one on this tap; -EINVAL when they are
- * two different ones (one tap cannot serve two interfaces). */
+/* The interface with this id (-ENOENT: none); -EINVAL when tap is another interface's
+ * (one tap cannot serve two interfaces; Firecracker refuses it too). */
 static int cj_find_net(const struct cj_ctx *ctx, const struct vm_config *cfg, const char *id,
 		       const char *tap)
 {
 	int by_id = -ENOENT, by_tap = -ENOENT;
+	char buf[32];
 
 	for (unsigned int i = 0; i < cfg->n_nets; i++) {
-		if (cj_is_positional(id, "net", i))
+		if (strcmp(cj_dev_name(cfg->nets[i].id, "net", i, buf, sizeof(buf)), id) == 0)
 			by_id = (int)i;
 		if (tap && cfg->nets[i].tap && strcmp(tap, cfg->nets[i].tap) == 0)
 			by_tap = (int)i;
 	}
-	if (by_id >= 0 && by_tap >= 0 && by_id != by_tap)
-		return cj_fail(ctx, "host_dev_name '%s' is already net%d's", tap, by_tap);
-	return by_id >= 0 ? by_id : by_tap;
+	if (by_tap >= 0 && by_tap != by_id)
+		return cj_fail(ctx, "host_dev_name '%s' is already interface '%s''s", tap,
+			       cj_dev_name(cfg->nets[by_tap].id, "net", (unsigned int)by_tap, buf,
+					   sizeof(buf)));
+	return by_id;
 }
 
 static int cj_net_limits(const struct cj_ctx *ctx, struct json_object *o, struct net_if_config *n)
@@ -326,9 +373,12 @@ int cj_put_net(const struct cj_ctx *ctx, struct json_object *o, const char *url_
 		return i;
 	if (i < 0 && cfg->n_nets == VM_MAX_NETS)
 		return cj_fail(ctx, "at most %d network interfaces", VM_MAX_NETS);
-	r = cj_set_str(&n.tap, tap);
-	if (r < 0)
+	if ((r = cj_set_str(&n.tap, tap)) < 0)
 		return r;
+	if ((r = cj_set_str(&n.id, id)) < 0) {
+		cj_release(n.tap);
+		return r;
+	}
 	if (i < 0)
 		i = (int)cfg->n_nets++;
 	cfg->nets[i] = n;
@@ -380,6 +430,7 @@ int cj_put_pmem(const struct cj_ctx *ctx, struct json_object *o, const char *url
 	struct pmem_file_config p = {0};
 	struct json_object *rl;
 	const char *id, *path;
+	char buf[32];
 	bool root = false;
 	int r, i = -ENOENT, by_path = -ENOENT;
 
@@ -392,27 +443,34 @@ int cj_put_pmem(const struct cj_ctx *ctx, struct json_object *o, const char *url
 		return r;
 	if (!*path)
 		return cj_fail(ctx, "field 'path_on_host' must not be empty");
-	/* Booting from pmem needs root= on the command line, which nothing adds yet. */
+	/* Booting from pmem would need root=/dev/pmem0 and a DAX-capable root file system;
+	 * the command line composer knows drives only. */
 	if (root)
-		return cj_fail(ctx, "field 'root_device': booting from pmem is not supported");
+		return cj_fail(ctx, "field 'root_device': booting from pmem is not supported (use "
+				    "a drive with is_root_device)");
 	if (json_object_object_get_ex(o, "rate_limiter", &rl) && rl)
-		return cj_fail(ctx, "field 'rate_limiter' is not supported on pmem");
+		return cj_fail(ctx, "field 'rate_limiter' is not supported on pmem (the guest "
+				    "reaches it with loads and stores, not requests)");
 
 	for (unsigned int k = 0; k < cfg->n_pmems; k++) {
-		if (cj_is_positional(id, "pmem", k))
+		if (strcmp(cj_dev_name(cfg->pmems[k].id, "pmem", k, buf, sizeof(buf)), id) == 0)
 			i = (int)k;
 		if (cfg->pmems[k].path && strcmp(cfg->pmems[k].path, path) == 0)
 			by_path = (int)k;
 	}
-	if (i >= 0 && by_path >= 0 && i != by_path)
-		return cj_fail(ctx, "path_on_host '%s' is already pmem%d's", path, by_path);
-	if (i < 0)
-		i = by_path;
+	/* One file mapped twice would be two views of it that undo each other's writes. */
+	if (by_path >= 0 && i != by_path)
+		return cj_fail(ctx, "path_on_host '%s' is already pmem '%s''s", path,
+			       cj_dev_name(cfg->pmems[by_path].id, "pmem", (unsigned int)by_path,
+					   buf, sizeof(buf)));
 	if (i < 0 && cfg->n_pmems == VM_MAX_PMEMS)
 		return cj_fail(ctx, "at most %d pmem devices", VM_MAX_PMEMS);
-	r = cj_set_str(&p.path, path);
-	if (r < 0)
+	if ((r = cj_set_str(&p.path, path)) < 0)
 		return r;
+	if ((r = cj_set_str(&p.id, id)) < 0) {
+		cj_release(p.path);
+		return r;
+	}
 	if (i < 0)
 		i = (int)cfg->n_pmems++;
 	cfg->pmems[i] = p;

@@ -15,6 +15,7 @@
 
 #include "api/config_json_internal.h"
 #include "vmm/config.h"
+#include "vmm/log.h"
 
 /* Adds v under key, remembering a failed allocation (json-c would store null silently). */
 struct cj_out {
@@ -71,18 +72,11 @@ static void cj_dump_limiter(struct cj_out *out, struct json_object *o, const cha
 	cj_add(out, o, key, rl);
 }
 
-/* A serial-less drive is "drive<i>", unless another drive's serial is that already. */
-static void cj_drive_id(const struct vm_config *cfg, unsigned int i, char *id, size_t len)
+static void cj_add_null(struct cj_out *out, struct json_object *o, const char *key)
 {
-	size_t n = (size_t)snprintf(id, len, "drive%u", i);
-
-	for (unsigned int k = 0; k < cfg->n_disks; k++) {
-		if (cfg->disks[k].serial && strcmp(cfg->disks[k].serial, id) == 0 && n + 1 < len) {
-			id[n++] = '_';
-			id[n] = '\0';
-			k = (unsigned int)-1; /* check again from the start */
-		}
-	}
+	/* json-c's null is the NULL object */
+	if (!o || json_object_object_add(o, key, NULL) < 0)
+		out->failed = true;
 }
 
 static struct json_object *cj_dump_drive(struct cj_out *out, const struct vm_config *cfg,
@@ -90,19 +84,19 @@ static struct json_object *cj_dump_drive(struct cj_out *out, const struct vm_con
 {
 	const struct disk_config *d = &cfg->disks[i];
 	struct json_object *o = cj_new_object(out);
-	char id[48];
+	char buf[32];
+	const char *id = cj_dev_name(d->id, "drive", i, buf, sizeof(buf));
 
-	if (d->serial) {
-		cj_add_str(out, o, "drive_id", d->serial);
-	} else {
-		cj_drive_id(cfg, i, id, sizeof(id));
-		cj_add_str(out, o, "drive_id", id);
-		/* json-c's null is the NULL object */
-		if (!o || json_object_object_add(o, "serial", NULL) < 0)
-			out->failed = true;
-	}
+	cj_add_str(out, o, "drive_id", id);
+	/* "serial" only where the load would not derive the same one from the id. */
+	if (!d->serial && strlen(id) <= 20)
+		cj_add_null(out, o, "serial");
+	else if (d->serial && strcmp(d->serial, id) != 0)
+		cj_add_str(out, o, "serial", d->serial);
 	cj_add_str(out, o, "path_on_host", d->path ? d->path : "");
-	cj_add(out, o, "is_root_device", json_object_new_boolean(false));
+	cj_add(out, o, "is_root_device", json_object_new_boolean(d->root));
+	if (d->partuuid)
+		cj_add_str(out, o, "partuuid", d->partuuid);
 	cj_add(out, o, "is_read_only", json_object_new_boolean(d->read_only));
 	cj_add_str(out, o, "cache_type", "Writeback"); /* FLUSH is always honoured */
 	cj_add_str(out, o, "io_engine", d->engine == DISK_ENGINE_SYNC ? "Sync" : "Async");
@@ -121,8 +115,7 @@ static struct json_object *cj_dump_net(struct cj_out *out, const struct net_if_c
 	struct json_object *o = cj_new_object(out);
 	char s[32];
 
-	snprintf(s, sizeof(s), "net%u", i);
-	cj_add_str(out, o, "iface_id", s);
+	cj_add_str(out, o, "iface_id", cj_dev_name(n->id, "net", i, s, sizeof(s)));
 	if (n->tap)
 		cj_add_str(out, o, "host_dev_name", n->tap);
 	if (n->mac[0] | n->mac[1] | n->mac[2] | n->mac[3] | n->mac[4] | n->mac[5]) {
@@ -152,8 +145,7 @@ static struct json_object *cj_dump_pmem(struct cj_out *out, const struct pmem_fi
 	struct json_object *o = cj_new_object(out);
 	char id[32];
 
-	snprintf(id, sizeof(id), "pmem%u", i);
-	cj_add_str(out, o, "id", id);
+	cj_add_str(out, o, "id", cj_dev_name(p->id, "pmem", i, id, sizeof(id)));
 	cj_add_str(out, o, "path_on_host", p->path ? p->path : "");
 	cj_add(out, o, "read_only", json_object_new_boolean(p->read_only));
 	cj_dump_devopts(out, o, &p->dev);
@@ -169,7 +161,7 @@ static void cj_dump_machine(struct cj_out *out, struct json_object *root,
 	cj_add(out, o, "mem_size_mib", json_object_new_uint64(cfg->mem_size >> 20));
 	cj_add(out, o, "smt", json_object_new_boolean(false));
 	cj_add(out, o, "track_dirty_pages", json_object_new_boolean(false));
-	cj_add_str(out, o, "huge_pages", "None");
+	cj_add_str(out, o, "huge_pages", cfg->huge_pages ? "2M" : "None");
 	cj_add(out, root, "machine-config", o);
 }
 
@@ -255,6 +247,32 @@ static void cj_dump_singles(struct cj_out *out, struct json_object *root,
 	}
 }
 
+/* logger and metrics: present only when set, so that a dump fed back changes nothing. */
+static void cj_dump_outputs(struct cj_out *out, struct json_object *root,
+			    const struct vm_config *cfg)
+{
+	static const char *const levels[] = {"Error", "Warning", "Info", "Debug"};
+	struct json_object *o;
+
+	if (cfg->log_path || cfg->log_level != -1 || cfg->log_show_level || cfg->log_show_origin) {
+		o = cj_new_object(out);
+		if (cfg->log_path)
+			cj_add_str(out, o, "log_path", cfg->log_path);
+		if (cfg->log_level == LOG_OFF)
+			cj_add_str(out, o, "level", "Off");
+		else if (cfg->log_level >= LOG_ERR && cfg->log_level <= LOG_DEBUG)
+			cj_add_str(out, o, "level", levels[cfg->log_level]);
+		cj_add(out, o, "show_level", json_object_new_boolean(cfg->log_show_level));
+		cj_add(out, o, "show_log_origin", json_object_new_boolean(cfg->log_show_origin));
+		cj_add(out, root, "logger", o);
+	}
+	if (cfg->metrics_path) {
+		o = cj_new_object(out);
+		cj_add_str(out, o, "metrics_path", cfg->metrics_path);
+		cj_add(out, root, "metrics", o);
+	}
+}
+
 char *config_json_dump(const struct vm_config *cfg)
 {
 	struct cj_out out = {false};
@@ -265,6 +283,7 @@ char *config_json_dump(const struct vm_config *cfg)
 	cj_dump_machine(&out, root, cfg);
 	cj_dump_lists(&out, root, cfg);
 	cj_dump_singles(&out, root, cfg);
+	cj_dump_outputs(&out, root, cfg);
 	if (!out.failed) {
 		const char *s = json_object_to_json_string_ext(
 			root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |

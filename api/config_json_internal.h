@@ -57,6 +57,12 @@ int cj_get_rate_limiter(const struct cj_ctx *ctx, struct json_object *o, const c
  */
 struct json_object *cj_token_bucket(uint64_t rate, uint64_t burst);
 
+/*
+ * A device's name in the API: its id, or "<prefix><i>" by position when it has none (devices
+ * from the CLI). buf holds the positional name; the result is id or buf.
+ */
+const char *cj_dev_name(const char *id, const char *prefix, unsigned int i, char *buf, size_t len);
+
 /* Strings owned by this module: copies registered in a table, so that releasing a string
  * that came from elsewhere (argv) is a no-op. cj_strdup(NULL) is NULL. */
 const char *cj_strdup(const char *s);

@@ -256,6 +256,14 @@ struct json_object *cj_token_bucket(uint64_t rate, uint64_t burst)
 	return b;
 }
 
+const char *cj_dev_name(const char *id, const char *prefix, unsigned int i, char *buf, size_t len)
+{
+	if (id)
+		return id;
+	snprintf(buf, len, "%s%u", prefix, i);
+	return buf;
+}
+
 /* The strings this module allocated; a few dozen at most, so a plain array. */
 static pthread_mutex_t cj_str_lock = PTHREAD_MUTEX_INITIALIZER;
 static char **cj_strs;

@@ -15,8 +15,12 @@
 #include "vmm/arch.h"
 #include "vmm/config.h"
 #include "vmm/guest_mem.h"
+#include "vmm/log.h"
 
-#define CV_SERIAL_MAX 20 /* VIRTIO_BLK_ID_BYTES */
+#define CV_SERIAL_MAX	20 /* VIRTIO_BLK_ID_BYTES */
+#define CV_ID_MAX	64 /* device ids: Firecracker's rule, see api/config_json_dev.c */
+#define CV_ID_CHARS	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+#define CV_PARTUUID_MAX 36 /* a GPT UUID; MBR ones are "xxxxxxxx-pp" */
 /* Guest-initiated vsock connections reach "<uds_path>_<port>", port up to 10 digits. */
 #define CV_VSOCK_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1 - 11)
 
@@ -64,6 +68,99 @@ static bool cv_empty(const char *s)
 	return !s || !*s;
 }
 
+/* A device's id, or its positional name ("drive3") when it has none. */
+static const char *cv_name(const char *id, const char *prefix, unsigned int i, char *buf,
+			   size_t len)
+{
+	if (id)
+		return id;
+	snprintf(buf, len, "%s%u", prefix, i);
+	return buf;
+}
+
+/* Ids of one kind: well-formed and unique. ids[i] is device i's (NULL: positional). */
+static int cv_ids(const char *const *ids, unsigned int n, size_t stride, const char *prefix,
+		  const char *what, char *err, size_t errlen)
+{
+	char a[32], b[32];
+
+	for (unsigned int i = 0; i < n; i++) {
+		const char *id = *(const char *const *)((const char *)ids + i * stride);
+		const char *name = cv_name(id, prefix, i, a, sizeof(a));
+		size_t len = strlen(name);
+
+		if (len == 0 || len > CV_ID_MAX || strspn(name, CV_ID_CHARS) != len)
+			return cv_fail(err, errlen,
+				       "%s %u: id '%s' is not 1 to %d characters of A-Z, a-z, 0-9, "
+				       "'_' and '-'",
+				       what, i, name, CV_ID_MAX);
+		for (unsigned int k = 0; k < i; k++) {
+			const char *other = *(const char *const *)((const char *)ids + k * stride);
+
+			if (strcmp(cv_name(other, prefix, k, b, sizeof(b)), name) == 0)
+				return cv_fail(err, errlen, "%ss %u and %u have the same id '%s'",
+					       what, k, i, name);
+		}
+	}
+	return 0;
+}
+
+/* The root drive: at most one, the first (the guest's vda), and named reliably. */
+static int cv_root(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	const struct disk_config *root = NULL;
+	size_t n;
+
+	for (unsigned int i = 0; i < cfg->n_disks; i++) {
+		const struct disk_config *d = &cfg->disks[i];
+
+		if (d->partuuid && !d->root)
+			return cv_fail(err, errlen, "drive %u: partuuid without is_root_device", i);
+		if (!d->root)
+			continue;
+		if (root)
+			return cv_fail(err, errlen, "drives 0 and %u are both the root device", i);
+		if (i != 0)
+			return cv_fail(err, errlen,
+				       "drive %u: the root device must be the first drive", i);
+		root = d;
+	}
+	if (!root)
+		return 0;
+	/* It goes on the kernel command line as root=PARTUUID=<it>: no spaces, no quotes. */
+	n = root->partuuid ? strlen(root->partuuid) : 0;
+	if (root->partuuid && (n == 0 || n > CV_PARTUUID_MAX ||
+			       strspn(root->partuuid, "0123456789abcdefABCDEF-") != n))
+		return cv_fail(
+			err, errlen,
+			"drive 0: partuuid '%s' is not a partition UUID (hex digits and '-')",
+			root->partuuid);
+	/* root=/dev/vda trusts that the first drive is probed first: true on one transport,
+	 * not promised across virtio-pci and virtio-mmio. */
+	for (unsigned int i = 1; !root->partuuid && i < cfg->n_disks; i++)
+		if (cfg->disks[i].dev.transport != root->dev.transport)
+			return cv_fail(
+				err, errlen,
+				"drive 0 (root) and drive %u are on different transports: the "
+				"guest may not name the root drive vda; give partuuid or put "
+				"them on one transport",
+				i);
+	return 0;
+}
+
+/* The logger and metrics outputs. */
+static int cv_outputs(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->log_level != -1 && cfg->log_level != LOG_OFF &&
+	    (cfg->log_level < LOG_ERR || cfg->log_level > LOG_DEBUG))
+		return cv_fail(err, errlen, "logger: unknown level %d", cfg->log_level);
+	if (cfg->log_path && !*cfg->log_path)
+		return cv_fail(err, errlen, "logger: empty log path");
+	if (cfg->metrics_path && !*cfg->metrics_path)
+		return cv_fail(err, errlen, "metrics: empty metrics path");
+	return 0;
+}
+
 static int cv_machine(const struct vm_config *cfg, char *err, size_t errlen)
 {
 	struct gmem_region layout[GMEM_MAX_REGIONS];
@@ -84,6 +181,11 @@ static int cv_machine(const struct vm_config *cfg, char *err, size_t errlen)
 			       (unsigned long long)cfg->mem_size);
 	if (arch_ram_layout(cfg->mem_size, layout, GMEM_MAX_REGIONS) < 0)
 		return cv_fail(err, errlen, "memory: %llu MiB is more than this machine supports",
+			       (unsigned long long)(cfg->mem_size >> 20));
+	/* hugetlbfs pages cannot be split: every region must be whole 2 MiB pages. */
+	if (cfg->huge_pages && (cfg->mem_size & ((2ULL << 20) - 1)))
+		return cv_fail(err, errlen,
+			       "memory: %llu MiB is not a multiple of the 2 MiB huge page size",
 			       (unsigned long long)(cfg->mem_size >> 20));
 	return 0;
 }
@@ -128,11 +230,12 @@ static int cv_storage(const struct vm_config *cfg, struct cv_transports *t, char
 		if (d->serial && strlen(d->serial) > CV_SERIAL_MAX)
 			return cv_fail(err, errlen, "drive %u: serial longer than %d characters", i,
 				       CV_SERIAL_MAX);
+		/* /dev/disk/by-id could not tell them apart. */
 		for (unsigned int k = 0; d->serial && k < i; k++)
 			if (cfg->disks[k].serial && strcmp(cfg->disks[k].serial, d->serial) == 0)
 				return cv_fail(err, errlen,
-					       "drives %u and %u have the same id/serial '%s'", k,
-					       i, d->serial);
+					       "drives %u and %u have the same serial '%s'", k, i,
+					       d->serial);
 		if (d->num_queues > BLK_MAX_QUEUES)
 			return cv_fail(err, errlen, "drive %u: at most %d queues", i,
 				       BLK_MAX_QUEUES);
@@ -143,6 +246,12 @@ static int cv_storage(const struct vm_config *cfg, struct cv_transports *t, char
 		    (r = cv_dev(&d->dev, "drive", t, err, errlen)) < 0)
 			return r;
 	}
+	if ((r = cv_ids(&cfg->disks[0].id, cfg->n_disks, sizeof(cfg->disks[0]), "drive", "drive",
+			err, errlen)) < 0 ||
+	    (r = cv_ids(&cfg->pmems[0].id, cfg->n_pmems, sizeof(cfg->pmems[0]), "pmem", "pmem", err,
+			errlen)) < 0 ||
+	    (r = cv_root(cfg, err, errlen)) < 0)
+		return r;
 	for (unsigned int i = 0; i < cfg->n_pmems; i++) {
 		if (cv_empty(cfg->pmems[i].path))
 			return cv_fail(err, errlen, "pmem %u: no path", i);
@@ -227,6 +336,10 @@ static int cv_others(const struct vm_config *cfg, struct cv_transports *t, char 
 	for (unsigned int i = 0; i < cfg->n_nets; i++)
 		if ((r = cv_net(cfg, i, t, err, errlen)) < 0)
 			return r;
+	if ((r = cv_ids(&cfg->nets[0].id, cfg->n_nets, sizeof(cfg->nets[0]), "net",
+			"network interface", err, errlen)) < 0 ||
+	    (r = cv_outputs(cfg, err, errlen)) < 0)
+		return r;
 	if (cfg->vsock.path) {
 		if (cfg->vsock.cid < 3 || cfg->vsock.cid >= UINT32_MAX)
 			return cv_fail(err, errlen, "vsock: guest CID %llu is not between 3 and %u",

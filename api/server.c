@@ -78,6 +78,8 @@ static void conn_respond(struct api_server *s, struct srv_conn *c, int status, c
 {
 	if (!json && status >= 400)
 		json = oom_json; /* a fault body could not be built */
+	if (s->cfg.on_response)
+		s->cfg.on_response(status);
 	if (http_write_response(&c->out, status, json, allow, keep_alive) < 0)
 		conn_kill(s, c);
 	if (!keep_alive)

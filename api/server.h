@@ -20,6 +20,8 @@ struct api_server_config {
 	/* Runs first on the server thread, before any client byte is read (its seccomp filter). */
 	void (*thread_init)(void *arg);
 	void *thread_arg;
+	/* Called for every response the server sends (metrics). Optional; server thread. */
+	void (*on_response)(int status);
 };
 
 /*

@@ -68,6 +68,13 @@ void arch_console_input(struct vm *vm, const uint8_t *buf, unsigned int len);
 /* Write out console output the UART holds back waiting for a newline (main thread, timer). */
 void arch_console_flush(struct vm *vm);
 
+/*
+ * Press Ctrl+Alt+Del on the guest's keyboard (Firecracker's SendCtrlAltDel). Any thread, vCPUs
+ * running or not. Returns 0, -EAGAIN when the keyboard does not take keys now (disabled by the
+ * guest, or its buffer full), -ENODEV without a keyboard.
+ */
+int arch_send_ctrl_alt_del(struct vm *vm);
+
 void arch_vm_destroy(struct vm *vm);
 
 #endif /* VMM_ARCH_H */

@@ -12,6 +12,7 @@
 #include "devices/virtio/blk.h"
 #include "vmm/cli_internal.h"
 #include "vmm/config.h"
+#include "vmm/log.h"
 
 #define CLI_DEFAULT_MEM (256ULL << 20)
 
@@ -25,23 +26,31 @@ const char cli_usage[] =
 	"                         console=hvc0 with --console virtio); devices are appended\n"
 	"  --cpus N               number of vCPUs (default 1)\n"
 	"  --mem SIZE             guest RAM, e.g. 512M or 2G (default 256M)\n"
-	"  --disk path=FILE[,ro][,serial=S][,queues=N][,bps=SIZE][,iops=N][,DEVOPTS]\n"
-	"         [,engine=uring|sync][,direct=on|off]\n"
+	"  --huge-pages none|2M   guest RAM in 2 MiB hugetlbfs pages, reserved up front from\n"
+	"                         /proc/sys/vm/nr_hugepages (default none: transparent\n"
+	"                         huge pages where the host gives them)\n"
+	"  --disk path=FILE[,id=NAME][,ro][,root][,partuuid=UUID][,serial=S][,queues=N]\n"
+	"         [,bps=SIZE][,iops=N][,engine=uring|sync][,direct=on|off][,DEVOPTS]\n"
 	"                         a virtio-blk disk backed by a raw FILE; repeat for more;\n"
-	"                         ro (or readonly=on) makes it read-only; serial= its ID;\n"
+	"                         id= its API name (default drive<N>); ro (or\n"
+	"                         readonly=on) makes it read-only; root boots from it\n"
+	"                         (root=/dev/vda, or root=PARTUUID=UUID, and ro/rw are\n"
+	"                         added to the command line unless it has a root=; the\n"
+	"                         root disk becomes the first); serial= its ID (default:\n"
+	"                         none);\n"
 	"                         queues= request queues (default one per vCPU, at most 8);\n"
 	"                         bps= / iops= rate limits per second (bps_burst=,\n"
 	"                         iops_burst=: bucket sizes, default one second's worth);\n"
 	"                         engine= asynchronous io_uring (default) or synchronous\n"
 	"                         I/O; direct=on bypasses the host page cache (O_DIRECT)\n"
 	"                         for aligned requests (default off)\n"
-	"  --pmem path=FILE[,ro][,DEVOPTS]\n"
+	"  --pmem path=FILE[,id=NAME][,ro][,DEVOPTS]\n"
 	"                         a virtio-pmem device mapping FILE (size a multiple of\n"
 	"                         2M) into the guest for DAX; ro: guest writes are dropped\n"
 	"  --scsi path=FILE[,ro][,DEVOPTS]\n"
 	"                         a LUN of the virtio-scsi controller (LUN 0, 1, ... in\n"
 	"                         order, at most 8); DEVOPTS place the controller\n"
-	"  --net auto|tap=NAME[,mac=MAC][,queues=N][,mtu=N][,speed=MBIT]\n"
+	"  --net auto|tap=NAME[,id=NAME][,mac=MAC][,queues=N][,mtu=N][,speed=MBIT]\n"
 	"        [,duplex=half|full][,rx_bps=..][,tx_bps=..][,rx_pps=..][,tx_pps=..][,DEVOPTS]\n"
 	"                         a virtio-net interface on tap NAME (which must exist);\n"
 	"                         without tap= (e.g. --net auto) microvm creates a tap,\n"
@@ -62,6 +71,13 @@ const char cli_usage[] =
 	"    transport=pci|mmio   modern virtio-pci with MSI-X (default) or virtio-mmio\n"
 	"    packed=on|off        offer packed virtqueues (default on)\n"
 	"    iommu=on|off         offer VIRTIO_F_ACCESS_PLATFORM (default off)\n"
+	"  --log-path PATH        write the log to PATH (a file or a FIFO) instead of stderr\n"
+	"  --log-level LEVEL      error, warn, info, debug or off (default warn, or\n"
+	"                         MICROVM_LOG)\n"
+	"  --log-show-level       prefix log lines with their level\n"
+	"  --log-show-origin      prefix log lines with their source file and line\n"
+	"  --metrics-path PATH    write metrics as JSON lines to PATH\n"
+	"  ids (id=) are 1 to 64 characters of A-Z, a-z, 0-9, '_' and '-', unique per kind\n"
 	"  -h, --help             show this help\n"
 	"  -V, --version          show the version\n"
 	"\n"
@@ -217,8 +233,8 @@ static int cli_parse_disk_io(const char *tok, struct disk_config *d, char *err, 
 	return 0;
 }
 
-/* serial=, queues=, bps=, bps_burst=, iops=, iops_burst=, engine=, direct= of --disk: 1 if
- * tok was one, 0 if not. */
+/* id=, partuuid=, root, serial=, queues=, bps=, bps_burst=, iops=, iops_burst=, engine=,
+ * direct= of --disk: 1 if tok was one, 0 if not. Ids and UUIDs are config_validate()'s. */
 static int cli_parse_disk_extra(const char *tok, struct disk_config *d, char *err, size_t errlen)
 {
 	int r = cli_parse_disk_io(tok, d, err, errlen);
@@ -233,6 +249,18 @@ static int cli_parse_disk_extra(const char *tok, struct disk_config *d, char *er
 				 BLK_MAX_QUEUES, tok + 7);
 			return -EINVAL;
 		}
+		return 1;
+	}
+	if (strncmp(tok, "id=", 3) == 0) {
+		d->id = tok + 3;
+		return 1;
+	}
+	if (strncmp(tok, "partuuid=", 9) == 0) {
+		d->partuuid = tok + 9;
+		return 1;
+	}
+	if (strcmp(tok, "root") == 0) {
+		d->root = true;
 		return 1;
 	}
 	if (strncmp(tok, "serial=", 7) == 0) {
@@ -253,7 +281,7 @@ static int cli_parse_disk_extra(const char *tok, struct disk_config *d, char *er
 	return r;
 }
 
-/* --pmem path=FILE[,ro][,DEVOPTS]. Edits arg in place. */
+/* --pmem path=FILE[,id=NAME][,ro][,DEVOPTS]. Edits arg in place. */
 static int cli_parse_pmem(char *arg, struct pmem_file_config *p, char *err, size_t errlen)
 {
 	char *save = NULL;
@@ -263,6 +291,8 @@ static int cli_parse_pmem(char *arg, struct pmem_file_config *p, char *err, size
 	for (char *tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (strncmp(tok, "path=", 5) == 0) {
 			p->path = tok + 5;
+		} else if (strncmp(tok, "id=", 3) == 0) {
+			p->id = tok + 3;
 		} else if (strcmp(tok, "ro") == 0 || strcmp(tok, "readonly=on") == 0) {
 			p->read_only = true;
 		} else if ((r = cli_parse_devopt(tok, &p->dev, "--pmem", err, errlen)) != 0) {
@@ -358,7 +388,13 @@ enum {
 	OPT_PMEM,
 	OPT_SCSI,
 	OPT_NET,
-	OPT_VSOCK
+	OPT_VSOCK,
+	OPT_HUGE_PAGES,
+	OPT_LOG_PATH,
+	OPT_LOG_LEVEL,
+	OPT_LOG_SHOW_LEVEL,
+	OPT_LOG_SHOW_ORIGIN,
+	OPT_METRICS_PATH
 };
 
 static const struct option cli_options[] = {
@@ -374,13 +410,92 @@ static const struct option cli_options[] = {
 	{"scsi", required_argument, NULL, OPT_SCSI},
 	{"net", required_argument, NULL, OPT_NET},
 	{"vsock", required_argument, NULL, OPT_VSOCK},
+	{"huge-pages", required_argument, NULL, OPT_HUGE_PAGES},
+	{"log-path", required_argument, NULL, OPT_LOG_PATH},
+	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"log-show-level", no_argument, NULL, OPT_LOG_SHOW_LEVEL},
+	{"log-show-origin", no_argument, NULL, OPT_LOG_SHOW_ORIGIN},
+	{"metrics-path", required_argument, NULL, OPT_METRICS_PATH},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
 };
 
+/* --log-level: ours (error, warn, info, debug, off) and Firecracker's names, any case. */
+static int cli_log_level(const char *s, int *level)
+{
+	static const struct {
+		const char *name;
+		int level;
+	} names[] = {
+		{"error", LOG_ERR}, {"warn", LOG_WARN},	  {"warning", LOG_WARN},
+		{"info", LOG_INFO}, {"debug", LOG_DEBUG}, {"trace", LOG_DEBUG},
+		{"off", LOG_OFF},
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcasecmp(s, names[i].name) == 0) {
+			*level = names[i].level;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* A path option's value: not empty. 1, or -EINVAL. */
+static int cli_path(const char *arg, const char **out, const char *what, char *err, size_t errlen)
+{
+	if (!*arg) {
+		snprintf(err, errlen, "%s needs a path", what);
+		return -EINVAL;
+	}
+	*out = arg;
+	return 1;
+}
+
+/* The process-wide options: huge pages, logger, metrics. 1 if opt was one. */
+static int cli_parse_process_option(int opt, char *arg, struct vm_config *cfg, char *err,
+				    size_t errlen)
+{
+	switch (opt) {
+	case OPT_HUGE_PAGES:
+		if (strcasecmp(arg, "2M") == 0) {
+			cfg->huge_pages = true;
+		} else if (strcasecmp(arg, "none") == 0) {
+			cfg->huge_pages = false;
+		} else {
+			snprintf(err, errlen, "--huge-pages takes none or 2M, not '%s'", arg);
+			return -EINVAL;
+		}
+		return 1;
+	case OPT_LOG_PATH:
+		return cli_path(arg, &cfg->log_path, "--log-path", err, errlen);
+	case OPT_METRICS_PATH:
+		return cli_path(arg, &cfg->metrics_path, "--metrics-path", err, errlen);
+	case OPT_LOG_LEVEL:
+		if (cli_log_level(arg, &cfg->log_level) < 0) {
+			snprintf(err, errlen,
+				 "--log-level takes error, warn, info, debug or off, not '%s'",
+				 arg);
+			return -EINVAL;
+		}
+		return 1;
+	case OPT_LOG_SHOW_LEVEL:
+		cfg->log_show_level = true;
+		return 1;
+	case OPT_LOG_SHOW_ORIGIN:
+		cfg->log_show_origin = true;
+		return 1;
+	}
+	return 0;
+}
+
 static int cli_parse_option(int opt, char *arg, struct vm_config *cfg, char *err, size_t errlen)
 {
+	int r = cli_parse_process_option(opt, arg, cfg, err, errlen);
+
+	if (r)
+		return r < 0 ? r : 0;
 	switch (opt) {
 	case OPT_KERNEL:
 		cfg->kernel = arg;
@@ -456,6 +571,23 @@ static int cli_parse_option(int opt, char *arg, struct vm_config *cfg, char *err
 	return -EINVAL;
 }
 
+/* The root disk goes first, as the API does (Firecracker's rule): the guest's vda. The others
+ * keep their order; a second root disk is config_validate()'s to refuse. */
+static void cli_root_first(struct vm_config *cfg)
+{
+	for (unsigned int i = 1; i < cfg->n_disks; i++) {
+		if (cfg->disks[i].root) {
+			struct disk_config root = cfg->disks[i];
+
+			if (cfg->disks[0].root)
+				return;
+			memmove(&cfg->disks[1], &cfg->disks[0], i * sizeof(cfg->disks[0]));
+			cfg->disks[0] = root;
+			return;
+		}
+	}
+}
+
 int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t errlen)
 {
 	int opt, r;
@@ -464,6 +596,7 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t er
 	cfg->cpus = 1;
 	cfg->mem_size = CLI_DEFAULT_MEM;
 	cfg->console = CONSOLE_SERIAL;
+	cfg->log_level = -1; /* MICROVM_LOG, or warn */
 	optind = 1;
 	opterr = 0; /* we word our own errors */
 
@@ -493,5 +626,6 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t er
 		snprintf(err, errlen, "--kernel is required (see --help)");
 		return -EINVAL;
 	}
+	cli_root_first(cfg);
 	return CLI_RUN;
 }

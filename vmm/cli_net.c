@@ -70,12 +70,14 @@ static int cli_parse_net_limit(const char *tok, struct net_if_config *n, char *e
 	return 0;
 }
 
-/* tap=, mac=, queues=, mtu=, speed=, duplex= of --net: 1 if tok was one, 0 if not, -EINVAL. */
+/* id=, tap=, mac=, queues=, mtu=, speed=, duplex= of --net: 1 if tok was one, 0 if not, -EINVAL. */
 static int cli_parse_net_opt(char *tok, struct net_if_config *n, char *err, size_t errlen)
 {
 	unsigned int v;
 
-	if (strncmp(tok, "tap=", 4) == 0) {
+	if (strncmp(tok, "id=", 3) == 0) {
+		n->id = tok + 3; /* checked by config_validate() */
+	} else if (strncmp(tok, "tap=", 4) == 0) {
 		if (!cli_ifname_ok(tok + 4)) {
 			snprintf(err, errlen, "--net: '%s' is not an interface name (1-15 bytes)",
 				 tok + 4);

@@ -27,6 +27,7 @@ struct virtio_dev_config {
 enum disk_engine { DISK_ENGINE_URING, DISK_ENGINE_SYNC };
 
 struct disk_config {
+	const char *id; /* API/config id (drive_id); NULL: "drive<N>" by position */
 	const char *path;
 	bool read_only;
 	const char *serial;	 /* GET_ID answer, up to 20 bytes; NULL: none */
@@ -36,11 +37,17 @@ struct disk_config {
 	uint64_t iops, iops_burst;
 	enum disk_engine engine; /* engine=uring|sync */
 	bool direct; /* direct=on: O_DIRECT for aligned requests (default: page cache) */
+	/* is_root_device: the guest boots from it (root=/dev/vda, or root=PARTUUID=<partuuid>
+	 * when given; "ro" added for a read-only drive). At most one; it is made the first
+	 * drive. */
+	bool root;
+	const char *partuuid;
 	struct virtio_dev_config dev;
 };
 
 /* --pmem: a host file the guest maps as persistent memory (DAX). */
 struct pmem_file_config {
+	const char *id; /* API/config id; NULL: "pmem<N>" by position */
 	const char *path;
 	bool read_only;
 	struct virtio_dev_config dev;
@@ -49,6 +56,7 @@ struct pmem_file_config {
 /* --net: a virtio-net interface on a tap. Rate limits: 0 = unlimited, burst 0 = one
  * second's worth; rx is host to guest, tx guest to host. */
 struct net_if_config {
+	const char *id;		  /* API/config iface_id; NULL: "net<N>" by position */
 	const char *tap;	  /* tap=NAME (must exist); NULL: microvm creates one */
 	uint8_t mac[6];		  /* all zero: a random locally administered MAC */
 	unsigned int queue_pairs; /* 0: one per vCPU */
@@ -90,6 +98,15 @@ struct vm_config {
 	struct virtio_dev_config rng_dev;
 	enum console_kind console;
 	struct virtio_dev_config console_dev; /* with CONSOLE_VIRTIO */
+	/* Process outputs (PUT /logger, PUT /metrics, the config file's "logger"/"metrics"). */
+	const char *log_path;	  /* NULL: stderr */
+	int log_level;		  /* enum log_level; -1: unchanged (MICROVM_LOG or warn) */
+	bool log_show_level;	  /* prefix lines with their level */
+	bool log_show_origin;	  /* prefix lines with file:line */
+	const char *metrics_path; /* NULL: no metrics */
+	/* Guest RAM in 2 MiB huge pages (machine-config huge_pages "2M"): hugetlbfs pages
+	 * reserved up front instead of transparent huge pages. */
+	bool huge_pages;
 };
 
 #endif /* VMM_CONFIG_H */

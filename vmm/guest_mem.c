@@ -2,9 +2,16 @@
 #include "vmm/guest_mem.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include "vmm/log.h"
+
+#ifndef MAP_HUGE_2MB
+#define MAP_HUGE_2MB (21 << MAP_HUGE_SHIFT) /* log2 of the page size, as linux/mman.h has it */
+#endif
 
 void gmem_init_empty(struct guest_mem *gm)
 {
@@ -59,7 +66,61 @@ static int gmem_map_aligned(struct guest_mem *gm, uint64_t size)
 	return 0;
 }
 
+#define GMEM_HUGETLB_SYSFS "/sys/kernel/mm/hugepages/hugepages-2048kB/"
+
+/* A number from one of the pool's sysfs files, 0 when unreadable. */
+static unsigned long gmem_pool_count(const char *name)
+{
+	char path[96];
+	unsigned long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), GMEM_HUGETLB_SYSFS "%s", name);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%lu", &v) != 1)
+		v = 0;
+	fclose(f);
+	return v;
+}
+
+/*
+ * gm->map = size bytes of 2 MiB hugetlbfs pages. Without MAP_NORESERVE the kernel reserves
+ * every page at mmap time, so a short pool fails here, with a reason, and not as a SIGBUS in
+ * the guest's first touch of a page.
+ */
+static int gmem_map_hugetlb(struct guest_mem *gm, uint64_t size)
+{
+	uint64_t pages = (size + GMEM_HUGE_SIZE - 1) / GMEM_HUGE_SIZE;
+	unsigned long free_pages, resv;
+	void *p;
+
+	p = mmap(NULL, pages * GMEM_HUGE_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB, -1, 0);
+	if (p == MAP_FAILED) {
+		int e = errno;
+
+		free_pages = gmem_pool_count("free_hugepages");
+		resv = gmem_pool_count("resv_hugepages");
+		log_err("guest RAM in huge pages: %llu pages of 2 MiB needed, %lu available in the "
+			"pool; raise /proc/sys/vm/nr_hugepages (%s)",
+			(unsigned long long)pages, free_pages > resv ? free_pages - resv : 0,
+			strerror(e));
+		return -e;
+	}
+	gm->map = p;
+	gm->map_size = pages * GMEM_HUGE_SIZE;
+	return 0;
+}
+
 int gmem_init(struct guest_mem *gm, const struct gmem_region *layout, unsigned int n)
+{
+	return gmem_init_ex(gm, layout, n, false);
+}
+
+int gmem_init_ex(struct guest_mem *gm, const struct gmem_region *layout, unsigned int n,
+		 bool huge_pages)
 {
 	uint64_t total = 0, off = 0;
 	int r;
@@ -75,14 +136,15 @@ int gmem_init(struct guest_mem *gm, const struct gmem_region *layout, unsigned i
 	 * with the host's default THP settings, where shmem (a memfd) only gets them with
 	 * shmem_enabled=advise. Nested guests feel it most: every 4 KiB page is a separate
 	 * nested fault and TLB entry. Aligned to 2 MiB so huge pages line up with the guest's. */
-	r = gmem_map_aligned(gm, total);
+	r = huge_pages ? gmem_map_hugetlb(gm, total) : gmem_map_aligned(gm, total);
 	if (r < 0)
 		return r;
 	/* Guest RAM never belongs in a core dump of the VMM. */
-	madvise(gm->map, total, MADV_DONTDUMP);
-	/* Huge pages above the first 2 MiB only: below it live the boot structures and the
-	 * whole of a tiny guest, which touches a few pages and should not cost a 2 MiB one. */
-	if (total > GMEM_HUGE_SIZE) {
+	madvise(gm->map, gm->map_size, MADV_DONTDUMP);
+	/* Transparent huge pages above the first 2 MiB only: below it live the boot structures
+	 * and the whole of a tiny guest, which touches a few pages and should not cost a 2 MiB
+	 * one. hugetlbfs memory is huge already and takes no THP advice. */
+	if (!huge_pages && total > GMEM_HUGE_SIZE) {
 		madvise(gm->map, GMEM_HUGE_SIZE, MADV_NOHUGEPAGE);
 		madvise(gm->map + GMEM_HUGE_SIZE, total - GMEM_HUGE_SIZE, MADV_HUGEPAGE);
 	}
@@ -95,7 +157,7 @@ int gmem_init(struct guest_mem *gm, const struct gmem_region *layout, unsigned i
 	return 0;
 
 err_unmap:
-	munmap(gm->map, total);
+	munmap(gm->map, gm->map_size);
 	gm->map = NULL;
 	return r;
 }

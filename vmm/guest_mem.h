@@ -33,6 +33,16 @@ struct guest_mem {
  */
 int gmem_init(struct guest_mem *gm, const struct gmem_region *layout, unsigned int n);
 
+/*
+ * The same; with huge_pages (machine-config "huge_pages": "2M", --huge-pages 2M) the mapping
+ * is MAP_HUGETLB | MAP_HUGE_2MB, every page reserved from the host's hugetlbfs pool up front
+ * and no transparent-huge-page advice. A pool too small for the RAM (rounded up to 2 MiB) is
+ * -ENOMEM, after a log line that says how many pages are missing and names
+ * /proc/sys/vm/nr_hugepages.
+ */
+int gmem_init_ex(struct guest_mem *gm, const struct gmem_region *layout, unsigned int n,
+		 bool huge_pages);
+
 /* Start empty (for tests and fuzzers that register their own buffers). */
 void gmem_init_empty(struct guest_mem *gm);
 

@@ -13,6 +13,8 @@
 #include "vmm/log.h"
 #include "vmm/vm.h"
 
+#define VCPU_COUNT(vcpu, field) __atomic_add_fetch(&(vcpu)->exits.field, 1, __ATOMIC_RELAXED)
+
 /* The kick signal only interrupts KVM_RUN; its handler does nothing. */
 #define VCPU_KICK_SIGNAL SIGUSR1
 
@@ -78,6 +80,7 @@ static void vcpu_handle_mmio(struct vcpu *vcpu)
 	if (!bus_dispatch(&vcpu->vm->mmio, run->mmio.phys_addr, run->mmio.data, len,
 			  run->mmio.is_write) &&
 	    !run->mmio.is_write) {
+		VCPU_COUNT(vcpu, mmio_unassigned);
 		memset(run->mmio.data, 0xff, len);
 		log_warn_ratelimited("vcpu%u: read of unassigned MMIO 0x%llx", vcpu->id,
 				     (unsigned long long)run->mmio.phys_addr);
@@ -112,38 +115,80 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
+		VCPU_COUNT(vcpu, io);
 		vcpu_handle_io(vcpu);
 		return true;
 	case KVM_EXIT_MMIO:
+		VCPU_COUNT(vcpu, mmio);
 		vcpu_handle_mmio(vcpu);
 		return true;
 	case KVM_EXIT_INTR:
+		VCPU_COUNT(vcpu, intr);
 		return true;
 	case KVM_EXIT_SHUTDOWN:
+		VCPU_COUNT(vcpu, shutdown);
 		/* x86: a triple fault; KVM reports it as a shutdown of this vCPU. */
 		vm_request_exit(vm, VM_EXIT_ERROR, 1, "guest triple fault on vCPU %u", vcpu->id);
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT:
+		VCPU_COUNT(vcpu, system_event);
 		vcpu_handle_system_event(vcpu);
 		return false;
 	case KVM_EXIT_FAIL_ENTRY:
+		VCPU_COUNT(vcpu, fail_entry);
 		vm_request_exit(vm, VM_EXIT_ERROR, 1, "vcpu%u: KVM entry failed, reason 0x%llx",
 				vcpu->id,
 				(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		return false;
 	case KVM_EXIT_INTERNAL_ERROR:
+		VCPU_COUNT(vcpu, internal_error);
 		vm_request_exit(vm, VM_EXIT_ERROR, 1, "vcpu%u: KVM internal error, suberror %u",
 				vcpu->id, run->internal.suberror);
 		return false;
 	case KVM_EXIT_HLT:
+		VCPU_COUNT(vcpu, hlt);
 		/* Only without an in-kernel LAPIC, which we always create. */
 		vm_request_exit(vm, VM_EXIT_ERROR, 1, "vcpu%u: guest halted", vcpu->id);
 		return false;
 	default:
+		VCPU_COUNT(vcpu, other);
 		vm_request_exit(vm, VM_EXIT_ERROR, 1, "vcpu%u: unhandled KVM exit %u", vcpu->id,
 				run->exit_reason);
 		return false;
 	}
+}
+
+/*
+ * vm_pause() asked every vCPU to stop: it set immediate_exit and kicked us, so KVM_RUN
+ * returned with a complete exit handled (a clean point). Park until vm_resume(), unless the
+ * VM stops meanwhile. Returns false when the thread must end.
+ */
+static bool vcpu_park(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+	bool go_on;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	vcpu->parked = true;
+	vm->n_parked++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (vm->paused && !vcpu->stopping)
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vcpu->parked = false;
+	vm->n_parked--;
+	go_on = !vcpu->stopping;
+	if (go_on)
+		__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&vm->pause_lock);
+	return go_on;
+}
+
+/* Whether the vCPU is asked to leave KVM_RUN: to stop for good, or to park while paused. */
+static bool vcpu_must_leave(struct vcpu *vcpu)
+{
+	if (!__atomic_load_n(&vcpu->run->immediate_exit, __ATOMIC_ACQUIRE))
+		return false;
+	return __atomic_load_n(&vcpu->stopping, __ATOMIC_ACQUIRE) || !vcpu_park(vcpu);
 }
 
 static void *vcpu_thread(void *arg)
@@ -160,7 +205,9 @@ static void *vcpu_thread(void *arg)
 	sigdelset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_SETMASK, &set, NULL);
 
-	while (!__atomic_load_n(&vcpu->run->immediate_exit, __ATOMIC_ACQUIRE)) {
+	if (vcpu_thread_init)
+		vcpu_thread_init(vcpu);
+	while (!vcpu_must_leave(vcpu)) {
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -178,7 +225,20 @@ static void *vcpu_thread(void *arg)
 		if (__atomic_load_n(&vm->exit_kind, __ATOMIC_ACQUIRE) != VM_EXIT_NONE)
 			break;
 	}
+	/* A pause in progress must not wait for us. */
+	pthread_mutex_lock(&vm->pause_lock);
+	__atomic_store_n(&vcpu->exited, true, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 	return NULL;
+}
+
+void (*vcpu_thread_init)(struct vcpu *vcpu);
+
+void vcpu_kick(struct vcpu *vcpu)
+{
+	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_RELEASE);
+	pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
 }
 
 int vcpu_start(struct vcpu *vcpu)
@@ -199,7 +259,11 @@ void vcpu_stop(struct vcpu *vcpu)
 	 * immediate_exit makes a KVM_RUN that has not entered the guest yet return EINTR, and the
 	 * signal kicks one that has; together they close the race between the two.
 	 */
+	pthread_mutex_lock(&vcpu->vm->pause_lock);
+	__atomic_store_n(&vcpu->stopping, true, __ATOMIC_RELEASE);
 	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&vcpu->vm->pause_cond);
+	pthread_mutex_unlock(&vcpu->vm->pause_lock);
 	pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
 	pthread_join(vcpu->thread, NULL);
 	vcpu->started = false;

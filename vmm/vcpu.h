@@ -18,6 +18,12 @@ void vcpu_stop(struct vcpu *vcpu);
 
 void vcpu_destroy(struct vcpu *vcpu);
 
+/* Ask a running vCPU to leave KVM_RUN (it parks if the VM is paused). Control thread. */
+void vcpu_kick(struct vcpu *vcpu);
+
+/* Set once before vCPUs start: runs first on every vCPU thread (its seccomp filter). */
+extern void (*vcpu_thread_init)(struct vcpu *vcpu);
+
 /* Install the no-op handler of the signal that kicks vCPUs out of KVM_RUN (once, early). */
 int vcpu_init_kick_signal(void);
 

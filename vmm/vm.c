@@ -281,6 +281,12 @@ int vm_add_virtio_device(struct vm *vm, struct virtio_dev *vdev, const struct vi
 {
 	int r;
 
+	r = virtio_dev_spawn_worker(vdev);
+	if (r < 0) {
+		snprintf(err, errlen, "%s: cannot create its thread: %s", vdev->name, strerror(-r));
+		virtio_dev_destroy(vdev);
+		return r;
+	}
 	vdev->no_packed = dc->no_packed;
 	vdev->offer_access_platform = dc->access_platform;
 	if (dc->transport == TRANSPORT_PCI)
@@ -348,6 +354,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, unsigned in
 	vm->cfg = cfg;
 	vm->kvm_fd = vm->vm_fd = vm->exit_efd = vm->console_in_fd = -1;
 	gmem_init_empty(&vm->mem);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	snprintf(err, errlen, "internal error");
 
 	vm->exit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -433,4 +441,6 @@ void vm_destroy(struct vm *vm)
 	if (vm->exit_efd >= 0)
 		close(vm->exit_efd);
 	vm->console_in_fd = vm->vm_fd = vm->kvm_fd = vm->exit_efd = -1;
+	pthread_cond_destroy(&vm->pause_cond);
+	pthread_mutex_destroy(&vm->pause_lock);
 }

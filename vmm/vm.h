@@ -11,6 +11,7 @@
 #include "vmm/guest_mem.h"
 
 struct arch_vm;
+struct vm_input;
 struct kvm_run;
 struct pci_bus;
 struct pci_platform;
@@ -28,6 +29,12 @@ struct vm_mmio_dev {
 	struct virtio_dev *vdev;
 };
 
+/* Exits by kind, counted by the vCPU thread (relaxed atomic increments), read by metrics. */
+struct vcpu_exit_stats {
+	uint64_t io, mmio, mmio_unassigned, intr, hlt, shutdown, system_event, fail_entry,
+		internal_error, other;
+};
+
 struct vcpu {
 	struct vm *vm;
 	unsigned int id;
@@ -35,6 +42,10 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;
+	bool stopping; /* vcpu_stop(): leave for good, do not park */
+	bool exited;   /* the thread left its loop (it never parks again) */
+	bool parked; /* paused at a clean point (between KVM_RUNs); under vm->pause_lock */
+	struct vcpu_exit_stats exits;
 };
 
 /* Why the VM stopped; the first reason reported wins. */
@@ -55,10 +66,20 @@ struct vm {
 	struct vm_kvm_pci *kpci; /* GSI routes, extra memory slots (vmm/kvm_pci.c) */
 	struct virtio_pci *pci_devs[VM_MAX_PCI_DEVS];
 	unsigned int n_pci_devs;
+	/* The devices of cfg->disks[i] / cfg->nets[i] (for API changes and metrics). */
+	struct virtio_dev *disk_devs[VM_MAX_DISKS];
+	struct virtio_dev *net_devs[VM_MAX_NETS];
 	uint64_t shm_next; /* next free guest address for virtio-mmio shared memory */
 	struct arch_vm *arch;
 	int console_in_fd, console_feed_fd; /* stdin forwarded to the virtio console */
 	int exit_efd;			    /* signalled by vm_request_exit() */
+	struct vm_input *input; /* console input state while the loop runs */
+	int loop_epfd;
+	/* Pause (vm_pause.c): vCPUs park on pause_cond while `paused`; n_parked counts them. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	bool paused;
+	unsigned int n_parked;
 	int exit_kind;
 	int exit_status;
 	char exit_reason[160];
@@ -75,10 +96,34 @@ void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, int status, const ch
  * On failure prints nothing; returns -errno and leaves a message in *err. */
 int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, unsigned int errlen);
 
-/* Run until the guest stops or a stop is requested; returns the process exit status. */
-int vm_run(struct vm *vm);
+/*
+ * The VM's part of the control thread's epoll loop (vm_run.c): attach registers its fds
+ * (stop requests, stdin for the console, INTx resample) with epfd and starts the vCPUs;
+ * event handles one ready fd (false: not the VM's); idle runs every VM_LOOP_IDLE_MS without
+ * events (console line flush); vm_exited() says a stop was requested; finish stops the
+ * vCPUs, restores the terminal and returns the process exit status.
+ */
+#define VM_LOOP_IDLE_MS 50
+int vm_loop_attach(struct vm *vm, int epfd);
+bool vm_loop_event(struct vm *vm, int fd);
+void vm_loop_idle(struct vm *vm);
+bool vm_exited(struct vm *vm);
+int vm_loop_finish(struct vm *vm);
 
 void vm_destroy(struct vm *vm);
+
+/* Start the vCPU threads (vm_run() does it when they are not running yet). Control thread. */
+int vm_start_vcpus(struct vm *vm);
+
+/* Pause: every vCPU leaves KVM_RUN and parks, then every virtio device's worker stops at a
+ * clean point (between requests; I/O already submitted completes into guest memory and is
+ * pushed after resume). Resume reverses it. Control thread; both idempotent. */
+int vm_pause(struct vm *vm); /* 0, or -ETIMEDOUT when a vCPU did not stop (VM runs on) */
+void vm_resume(struct vm *vm);
+bool vm_is_paused(struct vm *vm);
+
+/* Every virtio device of the VM (virtio-mmio ones first, then virtio-pci): how many. */
+unsigned int vm_virtio_devices(struct vm *vm, struct virtio_dev **out, unsigned int max);
 
 /* For vm_devices.c: build every virtio device of the configuration (vm_create() calls it
  * once the buses exist), and put one device on its transport with the options every virtio

@@ -48,6 +48,7 @@ static int vm_create_net(struct vm *vm, unsigned int i, char *err, unsigned int 
 			 strerror(-r));
 		return r;
 	}
+	vm->net_devs[i] = vdev;
 	return vm_add_virtio_device(vm, vdev, &nc->dev, err, errlen);
 }
 
@@ -99,6 +100,7 @@ static int vm_create_disk(struct vm *vm, unsigned int i, char *err, unsigned int
 		snprintf(err, errlen, "disk %s: serial longer than 20 bytes", dc->path);
 		return -EINVAL;
 	}
+	vm->disk_devs[i] = vdev;
 	return vm_add_virtio_device(vm, vdev, &dc->dev, err, errlen);
 }
 

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* The main thread's loop while the guest runs: stop requests, signals, console input. */
+/* The VM's part of the control thread's event loop: stop requests, console input, INTx. */
 #include "vmm/vm.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "devices/virtio/pci.h"
@@ -15,9 +15,6 @@
 #include "vmm/log.h"
 #include "vmm/term.h"
 #include "vmm/vcpu.h"
-
-/* How long console output may wait for the rest of its line. */
-#define VM_CONSOLE_FLUSH_MS 50
 
 /* Console input waiting for the virtio console's pipe to drain. */
 struct vm_input {
@@ -82,26 +79,16 @@ static void vm_input_read(struct vm *vm, struct vm_input *in, int epfd)
 	}
 }
 
-static int vm_setup_loop(struct vm *vm, struct vm_input *in, int *sfd_out)
+int vm_loop_attach(struct vm *vm, int epfd)
 {
-	sigset_t set;
-	int epfd, sfd;
+	struct vm_input *in = calloc(1, sizeof(*in));
 
-	/* main() blocked these before any thread existed; they arrive here as fds. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sfd < 0)
+	if (!in)
+		return -ENOMEM;
+	vm->input = in;
+	vm->loop_epfd = epfd;
+	if (vm_epoll_mod(epfd, EPOLL_CTL_ADD, vm->exit_efd, EPOLLIN) < 0)
 		return -errno;
-	epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (epfd < 0) {
-		close(sfd);
-		return -errno;
-	}
-	vm_epoll_mod(epfd, EPOLL_CTL_ADD, vm->exit_efd, EPOLLIN);
-	vm_epoll_mod(epfd, EPOLL_CTL_ADD, sfd, EPOLLIN);
 	/* stdin may be /dev/null or a regular file, which epoll refuses: then no input. */
 	in->stdin_open = vm_epoll_mod(epfd, EPOLL_CTL_ADD, STDIN_FILENO, EPOLLIN) == 0;
 	/* Level-triggered INTx of virtio-pci functions whose driver runs without MSI-X: KVM
@@ -109,73 +96,58 @@ static int vm_setup_loop(struct vm *vm, struct vm_input *in, int *sfd_out)
 	 * device's ISR is still set. */
 	for (unsigned int i = 0; i < vm->n_pci_devs; i++)
 		vm_epoll_mod(epfd, EPOLL_CTL_ADD, vm->pci_devs[i]->intx_resample_efd, EPOLLIN);
-	*sfd_out = sfd;
-	return epfd;
+	return vm_start_vcpus(vm);
 }
 
-/* fd is some virtio-pci function's INTx resample eventfd. */
-static void vm_intx_resample(struct vm *vm, int fd)
+/* fd is some virtio-pci function's INTx resample eventfd? */
+static bool vm_intx_resample(struct vm *vm, int fd)
 {
 	for (unsigned int i = 0; i < vm->n_pci_devs; i++)
-		if (vm->pci_devs[i]->intx_resample_efd == fd)
+		if (vm->pci_devs[i]->intx_resample_efd == fd) {
 			virtio_pci_intx_resample(vm->pci_devs[i]);
+			return true;
+		}
+	return false;
 }
 
-int vm_run(struct vm *vm)
+bool vm_loop_event(struct vm *vm, int fd)
 {
-	struct vm_input in = {.len = 0};
-	struct epoll_event evs[4];
-	int epfd, sfd, r;
+	struct vm_input *in = vm->input;
 
-	epfd = vm_setup_loop(vm, &in, &sfd);
-	if (epfd < 0) {
-		log_err("cannot set up the main loop: %s", strerror(-epfd));
-		return 1;
-	}
-	for (unsigned int i = 0; i < vm->n_vcpus; i++) {
-		r = vcpu_start(&vm->vcpus[i]);
-		if (r < 0) {
-			vm_request_exit(vm, VM_EXIT_ERROR, 1, "cannot start vcpu%u: %s", i,
-					strerror(-r));
-			break;
+	if (fd == vm->exit_efd)
+		return true; /* the caller checks vm_exited() */
+	if (fd == STDIN_FILENO) {
+		vm_input_read(vm, in, vm->loop_epfd);
+	} else if (fd == vm->console_feed_fd) {
+		if (vm_input_flush(vm, in)) {
+			vm_epoll_mod(vm->loop_epfd, EPOLL_CTL_DEL, fd, 0);
+			if (in->stdin_open)
+				vm_epoll_mod(vm->loop_epfd, EPOLL_CTL_ADD, STDIN_FILENO, EPOLLIN);
 		}
+	} else {
+		return vm_intx_resample(vm, fd);
 	}
+	return true;
+}
 
-	while (__atomic_load_n(&vm->exit_kind, __ATOMIC_ACQUIRE) == VM_EXIT_NONE) {
-		int n = epoll_wait(epfd, evs, 4, VM_CONSOLE_FLUSH_MS);
+void vm_loop_idle(struct vm *vm)
+{
+	arch_console_flush(vm);
+}
 
-		if (n == 0)
-			arch_console_flush(vm);
+bool vm_exited(struct vm *vm)
+{
+	return __atomic_load_n(&vm->exit_kind, __ATOMIC_ACQUIRE) != VM_EXIT_NONE;
+}
 
-		for (int i = 0; i < n; i++) {
-			int fd = evs[i].data.fd;
-
-			if (fd == sfd) {
-				struct signalfd_siginfo si;
-
-				if (read(sfd, &si, sizeof(si)) == sizeof(si))
-					vm_request_exit(vm, VM_EXIT_SIGNAL, 0,
-							"stopped by signal %u", si.ssi_signo);
-			} else if (fd == STDIN_FILENO) {
-				vm_input_read(vm, &in, epfd);
-			} else if (fd == vm->console_feed_fd) {
-				if (vm_input_flush(vm, &in)) {
-					vm_epoll_mod(epfd, EPOLL_CTL_DEL, fd, 0);
-					if (in.stdin_open)
-						vm_epoll_mod(epfd, EPOLL_CTL_ADD, STDIN_FILENO,
-							     EPOLLIN);
-				}
-			} else {
-				vm_intx_resample(vm, fd);
-			}
-		}
-	}
-
+int vm_loop_finish(struct vm *vm)
+{
 	for (unsigned int i = 0; i < vm->n_vcpus; i++)
 		vcpu_stop(&vm->vcpus[i]);
-	close(epfd);
-	close(sfd);
+	arch_console_flush(vm);
 	term_restore();
+	free(vm->input);
+	vm->input = NULL;
 	if (vm->exit_kind == VM_EXIT_ERROR)
 		log_err("%s", vm->exit_reason);
 	else

@@ -93,8 +93,8 @@ _Static_assert(sizeof(struct acpi_fadt) == ACPI_FADT_SIZE, "FADT layout");
 _Static_assert(sizeof(struct acpi_rsdp) == ACPI_RSDP_SIZE, "RSDP layout");
 
 /* IA-PC boot architecture flags: no VGA to probe, no CMOS RTC; MSI supported (bit 3 clear);
- * no 8042 flag, so Linux does not probe the keyboard controller (its ports still exist for
- * the reset line). */
+ * no 8042 flag: the keyboard controller is a PNP0303 device in the DSDT instead, which is
+ * how Linux's i8042 driver finds it (with its IRQ) in an ACPI machine. */
 #define ACPI_IAPC_NO_VGA      (1u << 2)
 #define ACPI_IAPC_NO_CMOS_RTC (1u << 5)
 /* Fixed feature flags */
@@ -321,6 +321,19 @@ static void acpi_dsdt_com1(struct aml *a, const struct acpi_config *cfg)
 	acpi_dsdt_dev_end(a, dev, res);
 }
 
+/* Device (PS2K) { PNP0303, _CRS: IO data port, IO command port, Interrupt (Edge) }: the i8042
+ * keyboard, for Ctrl+Alt+Del from the API (Firecracker describes its i8042 the same way). */
+static void acpi_dsdt_i8042(struct aml *a, const struct acpi_config *cfg)
+{
+	size_t dev, res;
+
+	acpi_dsdt_dev_begin(a, "PS2K", "PNP0303", true, -1, &dev, &res);
+	aml_res_io(a, cfg->i8042_data_port, cfg->i8042_data_port, 1, 1);
+	aml_res_io(a, cfg->i8042_cmd_port, cfg->i8042_cmd_port, 1, 1);
+	aml_res_interrupt(a, true, false, false, cfg->i8042_gsi);
+	acpi_dsdt_dev_end(a, dev, res);
+}
+
 static void acpi_dsdt_pvpanic(struct aml *a, const struct acpi_config *cfg)
 {
 	size_t dev, res;
@@ -420,6 +433,8 @@ static void acpi_dsdt_body(struct aml *a, const struct acpi_config *cfg)
 	scope = aml_scope_begin(a, "\\_SB");
 	if (cfg->com1_port)
 		acpi_dsdt_com1(a, cfg);
+	if (cfg->i8042_data_port)
+		acpi_dsdt_i8042(a, cfg);
 	if (cfg->pvpanic_port)
 		acpi_dsdt_pvpanic(a, cfg);
 	for (unsigned int i = 0; i < cfg->n_mmio_devs; i++)

@@ -32,6 +32,8 @@ struct acpi_config {
 	uint16_t pvpanic_port; /* 0: no pvpanic device */
 	uint16_t com1_port;    /* 0: no COM1 */
 	uint32_t com1_gsi;
+	uint16_t i8042_data_port, i8042_cmd_port; /* 0: no keyboard controller (PNP0303) */
+	uint32_t i8042_gsi;
 	uint64_t ioapic_addr, lapic_addr;
 	const struct vm_mmio_dev *mmio_devs; /* virtio-mmio slots, windows below 4 GiB */
 	unsigned int n_mmio_devs;

@@ -190,14 +190,56 @@ int boot_e820(const struct guest_mem *gm, struct boot_e820_map *out, unsigned in
 	return r ? -ENOSPC : (int)n;
 }
 
+/* Whether the kernel's part of line (its first len bytes) already says root=: the user's
+ * choice wins. */
+static bool boot_has_root(const char *line, size_t len)
+{
+	for (size_t i = 0; i + 5 <= len; i++)
+		if ((i == 0 || line[i - 1] == ' ') && strncmp(line + i, "root=", 5) == 0)
+			return true;
+	return false;
+}
+
+/* Where the kernel's parameters end: at a "--" word (what follows is init's), else the end. */
+static size_t boot_params_end(const char *line)
+{
+	size_t len = strlen(line);
+
+	for (size_t i = 0; i + 2 <= len; i++)
+		if ((i == 0 || line[i - 1] == ' ') && line[i] == '-' && line[i + 1] == '-' &&
+		    (line[i + 2] == ' ' || line[i + 2] == '\0'))
+			return i;
+	return len;
+}
+
 int boot_compose_cmdline(const struct vm_config *cfg, char *buf, size_t size)
 {
 	const char *base = cfg->cmdline;
+	const struct disk_config *root = NULL;
+	unsigned int i;
+	size_t end, head;
 	int w;
 
 	if (!base)
 		base = cfg->console == CONSOLE_VIRTIO ? BOOT_CMDLINE_VIRTIO : BOOT_CMDLINE_SERIAL;
-	w = snprintf(buf, size, "%s", base);
+	for (i = 0; i < cfg->n_disks && !root; i++)
+		if (cfg->disks[i].root)
+			root = &cfg->disks[i];
+	end = boot_params_end(base);
+	if (!root || boot_has_root(base, end)) {
+		w = snprintf(buf, size, "%s", base);
+	} else {
+		/* Firecracker's: root=/dev/vda (the root drive is the first; i - 1 in general)
+		 * or root=PARTUUID=, then ro or rw as the drive is; before any "--". */
+		char letter[2] = {(char)('a' + i - 1), '\0'};
+
+		for (head = end; head > 0 && base[head - 1] == ' ';)
+			head--;
+		w = snprintf(buf, size, "%.*s%sroot=%s%s %s%s%s", (int)head, base, head ? " " : "",
+			     root->partuuid ? "PARTUUID=" : "/dev/vd",
+			     root->partuuid ? root->partuuid : letter,
+			     root->read_only ? "ro" : "rw", base[end] ? " " : "", base + end);
+	}
 	if (w < 0 || (size_t)w >= size)
 		return -E2BIG;
 	return w;

@@ -11,6 +11,7 @@
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/pvpanic.h"
 #include "devices/legacy/serial.h"
+#include "vmm/arch.h"
 #include "vmm/vm.h"
 
 /* The UART's interrupt line: GSI 4 (the DSDT's PNP0501), an edge-triggered IOAPIC pin. */
@@ -19,6 +20,15 @@ static void platform_serial_irq(void *ctx, bool level)
 	struct vm *vm = ctx;
 
 	vm_irq_line(vm, X86_COM1_GSI, level);
+}
+
+/* The keyboard's interrupt: ISA IRQ 1, an edge on GSI 1 (raise and drop the line). */
+static void platform_i8042_irq(void *ctx)
+{
+	struct vm *vm = ctx;
+
+	vm_irq_line(vm, X86_I8042_GSI, true);
+	vm_irq_line(vm, X86_I8042_GSI, false);
 }
 
 static int platform_register(struct vm *vm, uint64_t base, uint64_t len, bus_read_fn rd,
@@ -46,7 +56,7 @@ int platform_create(struct vm *vm, int console_fd, char *err, unsigned int errle
 	r = serial_create(console_fd, platform_serial_irq, vm, &a->serial);
 	if (r < 0)
 		goto err_create;
-	r = i8042_create(vm, X86_I8042_GSI, &a->i8042);
+	r = i8042_create(vm, platform_i8042_irq, vm, &a->i8042);
 	if (r < 0)
 		goto err_create;
 	r = pvpanic_create(vm, &a->pvpanic);
@@ -83,6 +93,13 @@ err_create:
 err:
 	platform_destroy(vm);
 	return r;
+}
+
+int arch_send_ctrl_alt_del(struct vm *vm)
+{
+	if (!vm->arch || !vm->arch->i8042)
+		return -ENODEV;
+	return i8042_send_ctrl_alt_del(vm->arch->i8042);
 }
 
 void platform_destroy(struct vm *vm)

@@ -10,7 +10,7 @@
  * The x86_64 platform around the CPUs: the legacy devices on the port I/O bus and the state
  * the arch layer keeps between arch_vm_setup(), arch_load_guest() and arch_vcpu_setup().
  *
- *   0x060, 0x064  i8042 (reset line; not announced in the FADT, so Linux does not probe it)
+ *   0x060, 0x064  i8042 keyboard and reset line      GSI 1 (DSDT: PNP0303)
  *   0x3f8-0x3ff   COM1 8250 UART -> console fd     GSI 4 (DSDT: PNP0501)
  *   0x505         pvpanic                          (DSDT: QEMU0001)
  *   0x600-0x603   ACPI sleep control, sleep status and reset registers (FADT)

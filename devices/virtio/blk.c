@@ -44,6 +44,7 @@ bool blk_throttle(struct blk_dev *blk, uint64_t wait_ns)
 		return false;
 	}
 	blk->throttled = true;
+	BLK_STAT(blk, rate_limiter_throttled_events, 1);
 	return true;
 }
 
@@ -240,6 +241,15 @@ static void blk_destroy(struct virtio_dev *vdev)
 	close(blk->timer_fd);
 	pthread_mutex_destroy(&blk->io_lock);
 	free(blk);
+}
+
+void blk_get_stats(struct virtio_dev *vdev, struct blk_stats *out)
+{
+	const uint64_t *src = (const uint64_t *)&to_blk(vdev)->stats;
+	uint64_t *dst = (uint64_t *)out;
+
+	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
 }
 
 static const struct virtio_dev_ops blk_ops = {

@@ -112,4 +112,24 @@ int blk_set_serial(struct virtio_dev *vdev, const char *serial);
  */
 int blk_swap_backing(struct virtio_dev *vdev, const char *path, bool read_only);
 
+/*
+ * Counters (blk_get_stats()), totals since the device was created (metrics computes the
+ * deltas). The device thread adds with relaxed atomics; any thread reads. The *_count and
+ * *_bytes fields count requests answered VIRTIO_BLK_S_OK (bytes: data moved to or from the
+ * file); a failed request counts only in io_errors or unsupported.
+ */
+struct blk_stats {
+	uint64_t read_count, write_count, flush_count, discard_count, write_zeroes_count,
+		secure_erase_count, get_id_count, get_lifetime_count;
+	uint64_t read_bytes, write_bytes;
+	uint64_t io_errors;	   /* answered VIRTIO_BLK_S_IOERR, for whatever reason */
+	uint64_t unsupported;	   /* answered VIRTIO_BLK_S_UNSUPP */
+	uint64_t invalid_requests; /* malformed: no status byte, short header, bad range or
+				    * payload (also counted in io_errors when answered) */
+	uint64_t rate_limiter_throttled_events; /* times the drive waited for its limiter */
+};
+
+/* A snapshot of the counters. Any thread. */
+void blk_get_stats(struct virtio_dev *vdev, struct blk_stats *out);
+
 #endif /* DEVICES_VIRTIO_BLK_H */

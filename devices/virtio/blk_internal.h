@@ -153,12 +153,15 @@ struct blk_dev {
 	/* Tests only, manual mode (no worker thread): leave requests in flight after a run
 	 * instead of waiting for them, so resets and swaps can be tested against them. */
 	bool hold;
+	struct blk_stats stats; /* BLK_STAT(): relaxed atomic adds, device thread */
 };
 
 static inline struct blk_dev *to_blk(struct virtio_dev *vdev)
 {
 	return container_of(vdev, struct blk_dev, vdev);
 }
+
+#define BLK_STAT(blk, field, v) __atomic_fetch_add(&(blk)->stats.field, (v), __ATOMIC_RELAXED)
 
 /* Guest-caused trouble: tell the host user, but at a bounded rate. */
 #define blk_warn(blk, fmt, ...) log_warn_ratelimited("%s: " fmt, (blk)->vdev.name, __VA_ARGS__)
@@ -179,8 +182,8 @@ int blk_rw(int fd, struct iovec *iov, int cnt, off_t off, bool write);
 bool blk_writethrough(struct blk_dev *blk);
 /* The flush rule: fdatasync unless one failed before (then every later flush fails). */
 uint8_t blk_flush_status(struct blk_dev *blk, int err);
-/* Write the status byte; returns the used length. */
-uint32_t blk_finish(struct blk_io *io, uint8_t st);
+/* Write the status byte and count the request (struct blk_stats); returns the used length. */
+uint32_t blk_finish(struct blk_dev *blk, struct blk_io *io, uint8_t st);
 /* The synchronous engine: parse and execute one chain; returns the used length. */
 uint32_t blk_handle(struct blk_dev *blk, struct vq_chain *c);
 /* Request cost for the rate limiter: data bytes (payload past the header, status excluded). */

@@ -100,6 +100,7 @@ static enum blk_kind blk_parse_rw(struct blk_dev *blk, struct vq_chain *c, struc
 	if (len % BLK_SECTOR_SIZE || !blk_range_ok(blk, io->sector, len >> BLK_SECTOR_SHIFT)) {
 		blk_warn(blk, "%s of %zu bytes at sector %" PRIu64 " refused",
 			 io->write ? "write" : "read", len, io->sector);
+		BLK_STAT(blk, invalid_requests, 1);
 		io->st = VIRTIO_BLK_S_IOERR;
 		return BLK_DONE;
 	}
@@ -294,6 +295,7 @@ static uint8_t blk_ranges(struct blk_dev *blk, struct vq_chain *c, uint32_t type
 	n = (uint32_t)(len / sizeof(seg[0]));
 	if (len == 0 || len % sizeof(seg[0]) || n > k->max_seg) {
 		blk_warn(blk, "%s: payload of %zu bytes refused", k->name, len);
+		BLK_STAT(blk, invalid_requests, 1);
 		return VIRTIO_BLK_S_IOERR;
 	}
 	if (from_writable)
@@ -310,6 +312,7 @@ static uint8_t blk_ranges(struct blk_dev *blk, struct vq_chain *c, uint32_t type
 		    nsec % align) {
 			blk_warn(blk, "%s of %" PRIu32 " sectors at %" PRIu64 " refused", k->name,
 				 nsec, sector);
+			BLK_STAT(blk, invalid_requests, 1);
 			return VIRTIO_BLK_S_IOERR;
 		}
 	}
@@ -360,12 +363,14 @@ enum blk_kind blk_parse(struct blk_dev *blk, struct vq_chain *c, struct blk_io *
 	io->type = 0;
 	if (!io->status) {
 		blk_warn(blk, "request %u has no status byte, dropped", c->head);
+		BLK_STAT(blk, invalid_requests, 1);
 		return BLK_DROP;
 	}
 	io->data_in = c->in_len - 1;
 	io->st = VIRTIO_BLK_S_IOERR;
 	if (vq_chain_pull(c, &hdr, sizeof(hdr)) != sizeof(hdr)) {
 		blk_warn(blk, "request %u: header of %" PRIu32 " bytes", c->head, c->out_len);
+		BLK_STAT(blk, invalid_requests, 1);
 		return BLK_DONE;
 	}
 	io->sector = le64toh(hdr.sector);
@@ -406,8 +411,50 @@ uint8_t blk_exec_inline(struct blk_dev *blk, struct vq_chain *c, struct blk_io *
 	}
 }
 
-uint32_t blk_finish(struct blk_io *io, uint8_t st)
+/* Count an answered request: successes by type (and their bytes), failures by status. */
+static void blk_count(struct blk_dev *blk, const struct blk_io *io, uint8_t st)
 {
+	if (st == VIRTIO_BLK_S_IOERR) {
+		BLK_STAT(blk, io_errors, 1);
+		return;
+	}
+	if (st != VIRTIO_BLK_S_OK) {
+		BLK_STAT(blk, unsupported, 1);
+		return;
+	}
+	switch (io->type) {
+	case VIRTIO_BLK_T_IN:
+		BLK_STAT(blk, read_count, 1);
+		BLK_STAT(blk, read_bytes, io->len);
+		break;
+	case VIRTIO_BLK_T_OUT:
+		BLK_STAT(blk, write_count, 1);
+		BLK_STAT(blk, write_bytes, io->len);
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		BLK_STAT(blk, flush_count, 1);
+		break;
+	case VIRTIO_BLK_T_DISCARD:
+		BLK_STAT(blk, discard_count, 1);
+		break;
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		BLK_STAT(blk, write_zeroes_count, 1);
+		break;
+	case VIRTIO_BLK_T_SECURE_ERASE:
+		BLK_STAT(blk, secure_erase_count, 1);
+		break;
+	case VIRTIO_BLK_T_GET_ID:
+		BLK_STAT(blk, get_id_count, 1);
+		break;
+	case VIRTIO_BLK_T_GET_LIFETIME:
+		BLK_STAT(blk, get_lifetime_count, 1);
+		break;
+	}
+}
+
+uint32_t blk_finish(struct blk_dev *blk, struct blk_io *io, uint8_t st)
+{
+	blk_count(blk, io, st);
 	*io->status = st;
 	return io->written + 1;
 }
@@ -420,12 +467,12 @@ uint32_t blk_handle(struct blk_dev *blk, struct vq_chain *c)
 	case BLK_DROP:
 		return 0;
 	case BLK_RW:
-		return blk_finish(&io, blk_rw_exec(blk, &io));
+		return blk_finish(blk, &io, blk_rw_exec(blk, &io));
 	case BLK_FLUSH:
-		return blk_finish(&io, blk_flush(blk));
+		return blk_finish(blk, &io, blk_flush(blk));
 	case BLK_INLINE:
-		return blk_finish(&io, blk_exec_inline(blk, c, &io));
+		return blk_finish(blk, &io, blk_exec_inline(blk, c, &io));
 	default:
-		return blk_finish(&io, io.st);
+		return blk_finish(blk, &io, io.st);
 	}
 }

@@ -93,7 +93,7 @@ static bool blk_uring_prep(struct blk_dev *blk, struct blk_slot *s, enum blk_slo
 
 static void blk_uring_answer(struct blk_dev *blk, struct blk_slot *s, uint8_t st)
 {
-	s->used = blk_finish(&s->io, st);
+	s->used = blk_finish(blk, &s->io, st);
 	blk_slot_done(blk, s);
 }
 
@@ -104,7 +104,7 @@ static void blk_uring_start(struct blk_dev *blk, struct blk_slot *s)
 	uint8_t st;
 
 	switch (blk_parse(blk, &s->c, io)) {
-	case BLK_DROP:
+	case BLK_DROP: /* counted by blk_parse() */
 		s->used = 0;
 		blk_slot_done(blk, s);
 		return;

@@ -29,7 +29,10 @@ struct console_dev {
 	bool in_eof;	   /* in_fd ended or failed: no more input, ever */
 	bool out_broken;   /* out_fd failed for good: output is discarded */
 	size_t tx_partial; /* bytes of the chain at the head of transmitq already written */
+	struct console_stats stats; /* CONSOLE_STAT(): relaxed atomic adds, worker */
 };
+
+#define CONSOLE_STAT(con, field, v) __atomic_fetch_add(&(con)->stats.field, (v), __ATOMIC_RELAXED)
 
 static struct console_dev *to_console(struct virtio_dev *vdev)
 {
@@ -87,12 +90,15 @@ static bool console_tx_chain(struct console_dev *con, struct vq_chain *c)
 	size_t got, done = 0;
 	int cnt, r;
 
-	if (con->out_broken)
+	if (con->out_broken) {
+		CONSOLE_STAT(con, tx_dropped_bytes, vq_chain_pull_left(c));
 		return true;
+	}
 	/* skip what an interrupted earlier attempt already wrote */
 	vq_chain_pull_iov(c, con->tx_partial, iov, VQ_MAX_SEGS, &got);
 	cnt = vq_chain_pull_iov(c, vq_chain_pull_left(c), iov, VQ_MAX_SEGS, &got);
 	r = console_write_all(con, iov, cnt, &done);
+	CONSOLE_STAT(con, tx_bytes, done);
 	if (r == -ECANCELED) {
 		con->tx_partial += done;
 		return false;
@@ -101,6 +107,7 @@ static bool console_tx_chain(struct console_dev *con, struct vq_chain *c)
 	if (r < 0) {
 		log_warn("%s: output: %s; discarding further output", con->vdev.name, strerror(-r));
 		con->out_broken = true;
+		CONSOLE_STAT(con, errors, 1);
 	}
 	return true;
 }
@@ -171,6 +178,7 @@ static void console_rx(struct console_dev *con)
 		}
 		n = readv(con->in_fd, iov, cnt);
 		if (n > 0) {
+			CONSOLE_STAT(con, rx_bytes, (size_t)n);
 			vq_push(vq, &c, (uint32_t)n);
 			pushed = true;
 			continue;
@@ -180,8 +188,10 @@ static void console_rx(struct console_dev *con)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			break; /* someone else took the bytes; the next edge brings us back */
-		if (n < 0)
+		if (n < 0) {
 			log_warn("%s: input: %s; no more input", con->vdev.name, strerror(errno));
+			CONSOLE_STAT(con, errors, 1);
+		}
 		con->in_eof = true;
 	}
 	if (pushed)
@@ -218,6 +228,16 @@ static void console_reset(struct virtio_dev *vdev)
 static void console_destroy(struct virtio_dev *vdev)
 {
 	free(to_console(vdev));
+}
+
+void console_get_stats(struct virtio_dev *vdev, struct console_stats *out)
+{
+	const struct console_stats *s = &to_console(vdev)->stats;
+
+	out->rx_bytes = __atomic_load_n(&s->rx_bytes, __ATOMIC_RELAXED);
+	out->tx_bytes = __atomic_load_n(&s->tx_bytes, __ATOMIC_RELAXED);
+	out->tx_dropped_bytes = __atomic_load_n(&s->tx_dropped_bytes, __ATOMIC_RELAXED);
+	out->errors = __atomic_load_n(&s->errors, __ATOMIC_RELAXED);
 }
 
 static const struct virtio_dev_ops console_ops = {

@@ -2,6 +2,8 @@
 #ifndef DEVICES_VIRTIO_CONSOLE_H
 #define DEVICES_VIRTIO_CONSOLE_H
 
+#include <stdint.h>
+
 struct guest_mem;
 struct virtio_dev;
 
@@ -16,5 +18,15 @@ struct virtio_dev;
  */
 int console_create(const struct guest_mem *gm, unsigned int index, int in_fd, int out_fd,
 		   struct virtio_dev **out);
+
+/* Counters (console_get_stats()), totals since creation; relaxed atomics, any thread reads. */
+struct console_stats {
+	uint64_t rx_bytes;	   /* input given to the guest */
+	uint64_t tx_bytes;	   /* guest output written to out_fd */
+	uint64_t tx_dropped_bytes; /* guest output discarded after out_fd failed */
+	uint64_t errors;	   /* read or write errors on the fds (each ends that direction) */
+};
+
+void console_get_stats(struct virtio_dev *vdev, struct console_stats *out);
 
 #endif /* DEVICES_VIRTIO_CONSOLE_H */

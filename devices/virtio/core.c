@@ -266,9 +266,11 @@ static bool virtio_worker_event(struct virtio_dev *vdev, const struct epoll_even
 	return true;
 }
 
-static void *virtio_worker(void *arg)
+void (*virtio_worker_thread_init)(struct virtio_dev *vdev);
+
+/* One activation of the worker: until the kill event (or a fatal epoll error). */
+static void virtio_worker_serve(struct virtio_dev *vdev)
 {
-	struct virtio_dev *vdev = arg;
 	struct epoll_event evs[VIRTIO_MAX_QUEUES + VIRTIO_MAX_WATCH_FDS + 1];
 	int n;
 
@@ -283,12 +285,104 @@ static void *virtio_worker(void *arg)
 
 			log_err("%s: epoll_wait failed (error %d), worker stops", vdev->name, err);
 			virtio_dev_needs_reset(vdev, err);
-			return NULL;
+			return;
 		}
 		for (int i = 0; i < n; i++)
 			if (!virtio_worker_event(vdev, &evs[i]))
-				return NULL;
+				return;
 	}
+}
+
+/* A thread per activation (devices built without virtio_dev_spawn_worker(): tests). */
+static void *virtio_worker(void *arg)
+{
+	struct virtio_dev *vdev = arg;
+
+	if (virtio_worker_thread_init)
+		virtio_worker_thread_init(vdev);
+	virtio_worker_serve(vdev);
+	return NULL;
+}
+
+/*
+ * The persistent worker: created with the device by the VMM's control thread, it installs its
+ * own sandbox first and then serves one activation after another (start: w_go; stop: the kill
+ * event, then it reports idle). Starting and stopping the worker at DRIVER_OK, reset and queue
+ * reset happen on vCPU threads: they only wake this thread, so a device's thread never
+ * inherits a vCPU's seccomp filter and no thread is created while the guest runs.
+ */
+static void *virtio_worker_persistent(void *arg)
+{
+	struct virtio_dev *vdev = arg;
+
+	if (virtio_worker_thread_init)
+		virtio_worker_thread_init(vdev);
+	pthread_mutex_lock(&vdev->w_lock);
+	for (;;) {
+		while (!vdev->w_go && !vdev->w_exit)
+			pthread_cond_wait(&vdev->w_cond, &vdev->w_lock);
+		if (vdev->w_exit)
+			break;
+		pthread_mutex_unlock(&vdev->w_lock);
+		virtio_worker_serve(vdev);
+		pthread_mutex_lock(&vdev->w_lock);
+		vdev->w_go = false;
+		pthread_cond_broadcast(&vdev->w_cond);
+	}
+	pthread_mutex_unlock(&vdev->w_lock);
+	return NULL;
+}
+
+static int virtio_thread_create(struct virtio_dev *vdev, void *(*fn)(void *))
+{
+	char tname[16];
+	sigset_t all, old;
+	int r;
+
+	/* Signals belong to the main thread (signalfd); the worker inherits a full mask. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = -pthread_create(&vdev->worker, NULL, fn, vdev);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r == 0) {
+		/* Named by its creator, so the name is there when this returns (the persistent
+		 * worker's creator is the control thread, building the VM). */
+		snprintf(tname, sizeof(tname), "v-%.13s", vdev->name);
+		pthread_setname_np(vdev->worker, tname);
+	}
+	return r;
+}
+
+int virtio_dev_spawn_worker(struct virtio_dev *vdev)
+{
+	int r;
+
+	if (vdev->persistent)
+		return 0;
+	pthread_mutex_init(&vdev->w_lock, NULL);
+	pthread_cond_init(&vdev->w_cond, NULL);
+	r = virtio_thread_create(vdev, virtio_worker_persistent);
+	if (r < 0) {
+		pthread_cond_destroy(&vdev->w_cond);
+		pthread_mutex_destroy(&vdev->w_lock);
+		return r;
+	}
+	vdev->persistent = true;
+	return 0;
+}
+
+static void virtio_worker_reap(struct virtio_dev *vdev)
+{
+	if (!vdev->persistent)
+		return;
+	pthread_mutex_lock(&vdev->w_lock);
+	vdev->w_exit = true;
+	pthread_cond_broadcast(&vdev->w_cond);
+	pthread_mutex_unlock(&vdev->w_lock);
+	pthread_join(vdev->worker, NULL);
+	pthread_cond_destroy(&vdev->w_cond);
+	pthread_mutex_destroy(&vdev->w_lock);
+	vdev->persistent = false;
 }
 
 static int virtio_epoll_add(int epfd, int fd, uint32_t events, uint64_t tag)
@@ -321,26 +415,28 @@ static int virtio_worker_epoll(struct virtio_dev *vdev)
 
 static int virtio_worker_start(struct virtio_dev *vdev)
 {
-	char tname[16];
-	sigset_t all, old;
 	int r;
 
+	if (vdev->paused)
+		return 0; /* virtio_dev_resume() starts it */
 	r = virtio_worker_epoll(vdev);
 	if (r < 0)
 		return r;
 	vdev->epoll_fd = r;
-	/* Signals belong to the main thread (signalfd); the worker inherits a full mask. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = -pthread_create(&vdev->worker, NULL, virtio_worker, vdev);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (vdev->persistent) {
+		pthread_mutex_lock(&vdev->w_lock);
+		vdev->w_go = true;
+		pthread_cond_broadcast(&vdev->w_cond);
+		pthread_mutex_unlock(&vdev->w_lock);
+		vdev->worker_running = true;
+		return 0;
+	}
+	r = virtio_thread_create(vdev, virtio_worker);
 	if (r < 0) {
 		close(vdev->epoll_fd);
 		vdev->epoll_fd = -1;
 		return r;
 	}
-	snprintf(tname, sizeof(tname), "v-%.13s", vdev->name);
-	pthread_setname_np(vdev->worker, tname);
 	vdev->worker_running = true;
 	return 0;
 }
@@ -351,11 +447,44 @@ static void virtio_worker_stop(struct virtio_dev *vdev)
 	if (!vdev->worker_running)
 		return;
 	virtio_efd_signal(vdev->kill_fd);
-	pthread_join(vdev->worker, NULL);
+	if (vdev->persistent) {
+		pthread_mutex_lock(&vdev->w_lock);
+		while (vdev->w_go)
+			pthread_cond_wait(&vdev->w_cond, &vdev->w_lock);
+		pthread_mutex_unlock(&vdev->w_lock);
+	} else {
+		pthread_join(vdev->worker, NULL);
+	}
 	vdev->worker_running = false;
 	virtio_efd_drain(vdev->kill_fd);
 	close(vdev->epoll_fd);
 	vdev->epoll_fd = -1;
+}
+
+void virtio_dev_pause(struct virtio_dev *vdev)
+{
+	pthread_mutex_lock(&vdev->lock);
+	if (!vdev->paused) {
+		vdev->paused = true;
+		virtio_worker_stop(vdev);
+	}
+	pthread_mutex_unlock(&vdev->lock);
+}
+
+void virtio_dev_resume(struct virtio_dev *vdev)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&vdev->lock);
+	if (vdev->paused) {
+		vdev->paused = false;
+		/* Only a live device had a worker; its first pass picks up what the rings hold. */
+		if (vdev->active && !vdev->manual && !virtio_dev_is_broken(vdev))
+			r = virtio_worker_start(vdev);
+	}
+	pthread_mutex_unlock(&vdev->lock);
+	if (r < 0)
+		virtio_dev_needs_reset(vdev, r);
 }
 
 /* --- control plane: vCPU threads, vdev->lock held --- */
@@ -731,6 +860,7 @@ void virtio_dev_run_once(struct virtio_dev *vdev)
 void virtio_dev_destroy(struct virtio_dev *vdev)
 {
 	virtio_worker_stop(vdev);
+	virtio_worker_reap(vdev);
 	if (vdev->active && vdev->ops->reset)
 		vdev->ops->reset(vdev);
 	vdev->active = false;

@@ -95,10 +95,13 @@ bool net_throttle(struct net_dev *net, bool tx, uint64_t wait_ns)
 		}
 		net->timer_deadline = deadline;
 	}
-	if (tx)
+	if (tx) {
 		net->tx_throttled = true;
-	else
+		NET_STAT(net, tx_throttled, 1);
+	} else {
 		net->rx_throttled = true;
+		NET_STAT(net, rx_throttled, 1);
+	}
 	NET_STAT(net, throttled, 1);
 	return true;
 }

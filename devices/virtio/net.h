@@ -57,7 +57,8 @@ struct net_stats {
 	uint64_t tx_bad_hdr;	       /* guest header refused (GSO/csum/length checks) */
 	uint64_t tx_errors;	       /* backend write errors, chains without a header */
 	uint64_t tx_link_down;
-	uint64_t throttled; /* times a direction waited for the rate limiter */
+	uint64_t throttled;		     /* times a direction waited for the rate limiter */
+	uint64_t rx_throttled, tx_throttled; /* the same, per direction */
 };
 
 /*

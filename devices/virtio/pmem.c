@@ -29,7 +29,10 @@ struct pmem_dev {
 	uint64_t size;
 	/* Data plane (worker thread). */
 	bool flush_failed; /* a failed writeback may have dropped dirty pages: fail later flushes */
+	struct pmem_stats stats; /* PMEM_STAT(): relaxed atomic adds, worker */
 };
+
+#define PMEM_STAT(p, field) __atomic_fetch_add(&(p)->stats.field, 1, __ATOMIC_RELAXED)
 
 static struct pmem_dev *to_pmem(struct virtio_dev *vdev)
 {
@@ -77,17 +80,24 @@ static uint32_t pmem_handle(struct virtio_dev *vdev, struct vq_chain *c)
 	if (vq_chain_push_left(c) < sizeof(resp)) {
 		pmem_warn(p, "request %u: %" PRIu32 " writable bytes, no room for the response",
 			  c->head, c->in_len);
+		PMEM_STAT(p, invalid_requests);
 		virtio_dev_needs_reset(vdev, -EINVAL);
 		return 0;
 	}
 	if (vq_chain_pull(c, &req, sizeof(req)) != sizeof(req)) {
 		pmem_warn(p, "request %u: header of %" PRIu32 " bytes", c->head, c->out_len);
+		PMEM_STAT(p, invalid_requests);
 		ret = VIRTIO_PMEM_RESP_TYPE_EIO;
 	} else if (le32toh(req.type) != VIRTIO_PMEM_REQ_TYPE_FLUSH) {
 		pmem_warn(p, "request %u: unknown type %" PRIu32, c->head, le32toh(req.type));
+		PMEM_STAT(p, invalid_requests);
 		ret = VIRTIO_PMEM_RESP_TYPE_EIO;
 	} else {
 		ret = pmem_flush(p);
+		if (ret == VIRTIO_PMEM_RESP_TYPE_OK)
+			PMEM_STAT(p, flush_count);
+		else
+			PMEM_STAT(p, flush_errors);
 	}
 	resp.ret = htole32(ret);
 	return (uint32_t)vq_chain_push(c, &resp, sizeof(resp));
@@ -126,6 +136,15 @@ static void pmem_destroy(struct virtio_dev *vdev)
 	munmap(p->hva, p->size);
 	close(p->fd);
 	free(p);
+}
+
+void pmem_get_stats(struct virtio_dev *vdev, struct pmem_stats *out)
+{
+	const struct pmem_stats *s = &to_pmem(vdev)->stats;
+
+	out->flush_count = __atomic_load_n(&s->flush_count, __ATOMIC_RELAXED);
+	out->flush_errors = __atomic_load_n(&s->flush_errors, __ATOMIC_RELAXED);
+	out->invalid_requests = __atomic_load_n(&s->invalid_requests, __ATOMIC_RELAXED);
 }
 
 static const struct virtio_dev_ops pmem_ops = {

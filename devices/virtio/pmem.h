@@ -3,6 +3,7 @@
 #define DEVICES_VIRTIO_PMEM_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct guest_mem;
 struct virtio_dev;
@@ -74,5 +75,14 @@ struct pmem_config {
  */
 int pmem_create(const struct guest_mem *gm, unsigned int index, const struct pmem_config *cfg,
 		struct virtio_dev **out);
+
+/* Counters (pmem_get_stats()), totals since creation; relaxed atomics, any thread reads. */
+struct pmem_stats {
+	uint64_t flush_count;	   /* FLUSH requests answered OK */
+	uint64_t flush_errors;	   /* FLUSH requests answered EIO (the writeback failed) */
+	uint64_t invalid_requests; /* short header, unknown type, no room for the response */
+};
+
+void pmem_get_stats(struct virtio_dev *vdev, struct pmem_stats *out);
 
 #endif /* DEVICES_VIRTIO_PMEM_H */

@@ -15,7 +15,12 @@
 
 struct rng_dev {
 	struct virtio_dev vdev; /* first: container_of() */
+	struct rng_stats stats; /* relaxed atomic adds by the worker */
 };
+
+#define RNG_STAT(vdev, field, v)                                                                   \
+	__atomic_fetch_add(&container_of(vdev, struct rng_dev, vdev)->stats.field, (v),            \
+			   __ATOMIC_RELAXED)
 
 /* Fill the writable part from the kernel CSPRNG; stop at the first short answer (the pool is
  * not initialised yet, or a signal). Readable segments are a driver bug and are ignored.
@@ -23,11 +28,10 @@ struct rng_dev {
 static uint32_t rng_fill(struct virtio_dev *vdev, struct vq_chain *c)
 {
 	struct iovec iov[VQ_MAX_SEGS];
-	size_t got, done = 0;
+	size_t want = MIN((size_t)c->in_len, RNG_MAX_PER_CHAIN), got, done = 0;
 	int cnt;
 
-	cnt = vq_chain_push_iov(c, MIN((size_t)c->in_len, RNG_MAX_PER_CHAIN), iov, VQ_MAX_SEGS,
-				&got);
+	cnt = vq_chain_push_iov(c, want, iov, VQ_MAX_SEGS, &got);
 	for (int i = 0; i < cnt; i++) {
 		ssize_t n = getrandom(iov[i].iov_base, iov[i].iov_len, GRND_NONBLOCK);
 
@@ -37,6 +41,10 @@ static uint32_t rng_fill(struct virtio_dev *vdev, struct vq_chain *c)
 		if ((size_t)n < iov[i].iov_len)
 			break;
 	}
+	RNG_STAT(vdev, requests, 1);
+	RNG_STAT(vdev, bytes, done);
+	if (done < want)
+		RNG_STAT(vdev, short_fills, 1);
 	return (uint32_t)done;
 }
 
@@ -49,6 +57,15 @@ static void rng_queue_notify(struct virtio_dev *vdev, unsigned int q)
 static void rng_destroy(struct virtio_dev *vdev)
 {
 	free(container_of(vdev, struct rng_dev, vdev));
+}
+
+void rng_get_stats(struct virtio_dev *vdev, struct rng_stats *out)
+{
+	const struct rng_stats *s = &container_of(vdev, struct rng_dev, vdev)->stats;
+
+	out->requests = __atomic_load_n(&s->requests, __ATOMIC_RELAXED);
+	out->bytes = __atomic_load_n(&s->bytes, __ATOMIC_RELAXED);
+	out->short_fills = __atomic_load_n(&s->short_fills, __ATOMIC_RELAXED);
 }
 
 static const struct virtio_dev_ops rng_ops = {

@@ -38,7 +38,10 @@ struct scsi_dev {
 	struct virtio_scsi_event ev[SCSI_EV_MAX];
 	unsigned int n_ev;
 	bool ev_missed;
+	struct scsi_stats stats; /* SCSI_STAT(): relaxed atomic adds */
 };
+
+#define SCSI_STAT(s, field, v) __atomic_fetch_add(&(s)->stats.field, (v), __ATOMIC_RELAXED)
 
 static struct scsi_dev *to_scsi(struct virtio_dev *vdev)
 {
@@ -89,9 +92,8 @@ static void scsi_put_resp(const struct iovec *iov, int cnt, uint8_t response, ui
  * writable response (RESP_FIXED + sense_size) + data-in. Returns the used length: the
  * response header plus the data-in bytes written.
  */
-static uint32_t scsi_handle_cmd(struct virtio_dev *vdev, struct vq_chain *c)
+static uint32_t scsi_exec_cmd(struct scsi_dev *s, struct vq_chain *c)
 {
-	struct scsi_dev *s = to_scsi(vdev);
 	uint64_t cdb_size = __atomic_load_n(&s->cdb_size, __ATOMIC_RELAXED);
 	uint64_t sense_size = __atomic_load_n(&s->sense_size, __ATOMIC_RELAXED);
 	uint64_t req_len = REQ_FIXED + cdb_size, resp_len = RESP_FIXED + sense_size;
@@ -106,6 +108,7 @@ static uint32_t scsi_handle_cmd(struct virtio_dev *vdev, struct vq_chain *c)
 		/* no room for the response the driver's sense_size implies */
 		scsi_warn(s, "request %u: %zu writable bytes", c->head, got);
 		scsi_put_resp(resp, resp_cnt, VIRTIO_SCSI_S_FAILURE, 0, 0, NULL, 0);
+		SCSI_STAT(s, failed_requests, 1);
 		return (uint32_t)MIN(got, RESP_FIXED);
 	}
 	hdr_got = vq_chain_pull(c, hdr, MIN(req_len, sizeof(hdr)));
@@ -116,6 +119,7 @@ static uint32_t scsi_handle_cmd(struct virtio_dev *vdev, struct vq_chain *c)
 	if (hdr_got + got < req_len) {
 		scsi_warn(s, "request %u: header of %" PRIu32 " bytes", c->head, c->out_len);
 		scsi_put_resp(resp, resp_cnt, VIRTIO_SCSI_S_FAILURE, 0, 0, NULL, 0);
+		SCSI_STAT(s, failed_requests, 1);
 		return (uint32_t)resp_len;
 	}
 	cmd.dout = dout;
@@ -127,12 +131,14 @@ static uint32_t scsi_handle_cmd(struct virtio_dev *vdev, struct vq_chain *c)
 	if (din_len && dout_len) {
 		/* bidirectional needs VIRTIO_SCSI_F_INOUT, which we do not offer */
 		scsi_put_resp(resp, resp_cnt, VIRTIO_SCSI_S_FAILURE, 0, (uint32_t)din_len, NULL, 0);
+		SCSI_STAT(s, failed_requests, 1);
 		return (uint32_t)resp_len;
 	}
 	lun = scsi_lun_parse(hdr);
 	if (lun < 0) {
 		scsi_put_resp(resp, resp_cnt, VIRTIO_SCSI_S_BAD_TARGET, 0,
 			      (uint32_t)(din_len + dout_len), NULL, 0);
+		SCSI_STAT(s, failed_requests, 1);
 		return (uint32_t)resp_len;
 	}
 	cmd.cdb = &hdr[REQ_FIXED];
@@ -141,12 +147,25 @@ static uint32_t scsi_handle_cmd(struct virtio_dev *vdev, struct vq_chain *c)
 	if (cmd.overrun) {
 		scsi_put_resp(resp, resp_cnt, VIRTIO_SCSI_S_OVERRUN, 0,
 			      (uint32_t)(din_len + dout_len), NULL, 0);
+		SCSI_STAT(s, failed_requests, 1);
 		return (uint32_t)resp_len;
 	}
+	SCSI_STAT(s, read_bytes, cmd.din_done);
+	SCSI_STAT(s, write_bytes, cmd.dout_done);
+	if (cmd.status == SCSI_STATUS_CHECK_CONDITION)
+		SCSI_STAT(s, check_conditions, 1);
 	scsi_put_resp(resp, resp_cnt, VIRTIO_SCSI_S_OK, cmd.status,
 		      (uint32_t)(din_len - cmd.din_done + dout_len - cmd.dout_done), cmd.sense,
 		      (uint32_t)MIN((uint64_t)cmd.sense_len, sense_size));
 	return (uint32_t)(resp_len + cmd.din_done);
+}
+
+static uint32_t scsi_handle_cmd(struct virtio_dev *vdev, struct vq_chain *c)
+{
+	struct scsi_dev *s = to_scsi(vdev);
+
+	SCSI_STAT(s, commands, 1);
+	return scsi_exec_cmd(s, c);
 }
 
 /* "Device Operation: controlq": task management (TMF) and asynchronous notification. */
@@ -189,9 +208,12 @@ static uint32_t scsi_handle_ctrl(struct virtio_dev *vdev, struct vq_chain *c)
 
 	if (n < 4) {
 		scsi_warn(s, "control request %u of %zu bytes", c->head, n);
+		SCSI_STAT(s, ctrl_other, 1);
 		return (uint32_t)vq_chain_push(c, &resp, 1);
 	}
 	memcpy(&type, req, 4);
+	SCSI_STAT(s, tmfs, le32toh(type) == VIRTIO_SCSI_T_TMF);
+	SCSI_STAT(s, ctrl_other, le32toh(type) != VIRTIO_SCSI_T_TMF);
 	switch (le32toh(type)) {
 	case VIRTIO_SCSI_T_TMF: {
 		uint32_t sub;
@@ -241,6 +263,7 @@ static void scsi_event_flush(struct scsi_dev *s)
 				ev.event |= htole32(VIRTIO_SCSI_T_EVENTS_MISSED);
 			s->ev_missed = false;
 			vq_push(vq, &c, (uint32_t)vq_chain_push(&c, &ev, sizeof(ev)));
+			SCSI_STAT(s, events, 1);
 		}
 		vq_notify(vq);
 		if (r < 0) {
@@ -268,10 +291,21 @@ static void scsi_event_post(struct scsi_dev *s, unsigned int feature, uint32_t e
 	pthread_mutex_lock(&s->ev_lock);
 	if (s->n_ev < SCSI_EV_MAX)
 		s->ev[s->n_ev++] = ev;
-	else
+	else {
 		s->ev_missed = true;
+		SCSI_STAT(s, events_dropped, 1);
+	}
 	pthread_mutex_unlock(&s->ev_lock);
 	virtio_queue_kick(&s->vdev, SCSI_Q_EVENT);
+}
+
+void scsi_get_stats(struct virtio_dev *vdev, struct scsi_stats *out)
+{
+	const uint64_t *src = (const uint64_t *)&to_scsi(vdev)->stats;
+	uint64_t *dst = (uint64_t *)out;
+
+	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
 }
 
 int scsi_hotplug_lun(struct virtio_dev *vdev, unsigned int lun, const char *path, bool read_only)

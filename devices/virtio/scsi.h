@@ -63,4 +63,22 @@ int scsi_hotunplug_lun(struct virtio_dev *vdev, unsigned int lun);
 int scsi_swap_lun(struct virtio_dev *vdev, unsigned int lun, const char *path, bool read_only);
 int scsi_resize_lun(struct virtio_dev *vdev, unsigned int lun);
 
+/*
+ * Counters (scsi_get_stats()), per controller, totals since creation; relaxed atomics added
+ * by the worker (events_dropped by any thread), any thread reads.
+ */
+struct scsi_stats {
+	uint64_t commands;	   /* request queue chains answered */
+	uint64_t read_bytes;	   /* data-in bytes the target produced (all commands) */
+	uint64_t write_bytes;	   /* data-out bytes the target consumed */
+	uint64_t check_conditions; /* commands completed with CHECK CONDITION */
+	uint64_t failed_requests;  /* answered without executing: FAILURE, BAD_TARGET, OVERRUN */
+	uint64_t tmfs;		   /* task management functions */
+	uint64_t ctrl_other;	   /* other control requests (AN query / subscribe, unknown) */
+	uint64_t events;	   /* events delivered on the event queue */
+	uint64_t events_dropped;   /* events lost to a full backlog (EVENTS_MISSED reported) */
+};
+
+void scsi_get_stats(struct virtio_dev *vdev, struct scsi_stats *out);
+
 #endif /* DEVICES_VIRTIO_SCSI_H */

@@ -141,6 +141,13 @@ struct virtio_dev {
 	uint32_t watch_events[VIRTIO_MAX_WATCH_FDS];
 	unsigned int n_watch_fds;
 	bool manual; /* tests/fuzzers: no worker thread, see virtio_dev_set_manual() */
+	bool paused; /* virtio_dev_pause(): the worker is stopped until virtio_dev_resume() */
+	/* virtio_dev_spawn_worker(): one thread for the device's life, woken per activation */
+	bool persistent;
+	pthread_mutex_t w_lock;
+	pthread_cond_t w_cond;
+	bool w_go;   /* an activation is due or running; the worker clears it when it ends */
+	bool w_exit; /* the thread ends (virtio_dev_destroy) */
 };
 
 /* Set up the generic part: clears *vdev, then eventfds (irq_fd, kill_fd, one kick_fd per
@@ -188,6 +195,22 @@ void virtio_queue_enable(struct virtio_dev *vdev, uint32_t q);
 /* Device creation (before the transport binds): declare shared memory region id. -ENOSPC,
  * -EINVAL (size not a page multiple, hva not page-aligned, id taken). */
 int virtio_dev_add_shm(struct virtio_dev *vdev, uint8_t id, uint64_t size, void *hva);
+
+/* VM pause (control thread): stop the worker between two events, so no request is half
+ * done; resume starts it again (a worker start failure puts the device into
+ * DEVICE_NEEDS_RESET). Submitted backend I/O completes meanwhile and is pushed after resume.
+ * Both idempotent. */
+void virtio_dev_pause(struct virtio_dev *vdev);
+void virtio_dev_resume(struct virtio_dev *vdev);
+
+/* Create the device's worker thread now, for its whole life (the VMM does this on its control
+ * thread right after creating the device, so the worker's sandbox is its own and not that
+ * of the vCPU that activates the device). Without it, each activation creates a thread
+ * (tests). 0 or -errno. */
+int virtio_dev_spawn_worker(struct virtio_dev *vdev);
+
+/* Set once before any device starts: runs first on every worker thread (its seccomp filter). */
+extern void (*virtio_worker_thread_init)(struct virtio_dev *vdev);
 
 /* --- any thread --- */
 bool virtio_has_feature(const struct virtio_dev *vdev, unsigned int bit);

@@ -333,6 +333,13 @@ void vsock_get_stats(struct virtio_dev *vdev, struct vsock_stats *out)
 	out->rx_packets = __atomic_load_n(&s->rx_packets, __ATOMIC_RELAXED);
 	out->credit_updates = __atomic_load_n(&s->credit_updates, __ATOMIC_RELAXED);
 	out->host_reads = __atomic_load_n(&s->host_reads, __ATOMIC_RELAXED);
+	out->conns_established = __atomic_load_n(&s->conns_established, __ATOMIC_RELAXED);
+	out->conns_refused = __atomic_load_n(&s->conns_refused, __ATOMIC_RELAXED);
+	out->rx_bytes = __atomic_load_n(&s->rx_bytes, __ATOMIC_RELAXED);
+	out->tx_bytes = __atomic_load_n(&s->tx_bytes, __ATOMIC_RELAXED);
+	out->rst_sent = __atomic_load_n(&s->rst_sent, __ATOMIC_RELAXED);
+	out->rst_received = __atomic_load_n(&s->rst_received, __ATOMIC_RELAXED);
+	out->tx_bad_packets = __atomic_load_n(&s->tx_bad_packets, __ATOMIC_RELAXED);
 }
 
 void vsock_transport_reset(struct virtio_dev *vdev)

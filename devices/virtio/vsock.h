@@ -77,6 +77,15 @@ struct vsock_stats {
 	uint64_t rx_packets;	 /* packets handed to the guest */
 	uint64_t credit_updates; /* of them, CREDIT_UPDATE */
 	uint64_t host_reads;	 /* recv() calls for host -> guest data */
+	/* For metrics: */
+	uint64_t conns_established; /* connections that reached ESTABLISHED (either side) */
+	uint64_t conns_refused;	    /* guest connects to the host that got RST (nobody there,
+				     * table full) */
+	uint64_t rx_bytes;	    /* payload handed to the guest */
+	uint64_t tx_bytes;	    /* payload taken from the guest */
+	uint64_t rst_sent;	    /* RSTs sent to the guest */
+	uint64_t rst_received;	    /* RSTs the guest sent for a live connection */
+	uint64_t tx_bad_packets;    /* guest packets refused: short or malformed header */
 };
 
 /* A snapshot of the counters. Any thread. */

@@ -231,12 +231,14 @@ static void vsock_handle_request(struct vsock_dev *v, const struct virtio_vsock_
 
 	/* the same pair still waiting for its RST to go out: refuse, the guest retries */
 	if (vsock_conn_find(v, local, peer, true)) {
+		VSOCK_STAT_INC(v, conns_refused);
 		vsock_queue_rst(v, h);
 		return;
 	}
 	fd = vsock_host_connect(v, local, type);
 	if (fd < 0) {
 		log_debug("%s: guest connect to port %u: %s", v->vdev.name, local, strerror(-fd));
+		VSOCK_STAT_INC(v, conns_refused);
 		vsock_queue_rst(v, h);
 		return;
 	}
@@ -245,6 +247,7 @@ static void vsock_handle_request(struct vsock_dev *v, const struct virtio_vsock_
 		log_warn_ratelimited("%s: connection table full, guest connect refused",
 				     v->vdev.name);
 		close(fd);
+		VSOCK_STAT_INC(v, conns_refused);
 		vsock_queue_rst(v, h);
 		return;
 	}
@@ -259,8 +262,11 @@ static void vsock_handle_request(struct vsock_dev *v, const struct virtio_vsock_
 	cn->writable = true;
 	if (vsock_host_watch(v, cn) < 0) {
 		vsock_conn_free(v, cn);
+		VSOCK_STAT_INC(v, conns_refused);
 		vsock_queue_rst(v, h);
+		return;
 	}
+	VSOCK_STAT_INC(v, conns_established);
 }
 
 static void vsock_handle_rw(struct vsock_dev *v, struct vsock_conn *cn, struct vq_chain *c,
@@ -285,6 +291,7 @@ static void vsock_handle_rw(struct vsock_dev *v, struct vsock_conn *cn, struct v
 		return;
 	}
 	cn->rx_cnt += len;
+	VSOCK_STAT_ADD(v, tx_bytes, len);
 	/* Buffered only: vsock_conns_flush() writes it after the whole tx batch. */
 	if (vsock_host_append(cn, c, len, flags & VIRTIO_VSOCK_SEQ_EOM) < 0)
 		vsock_conn_reset(v, cn, true);
@@ -355,6 +362,7 @@ void vsock_tx_packet(struct vsock_dev *v, struct vq_chain *c)
 	/* The header may be split across descriptors; pull copies it out once. */
 	if (vq_chain_pull(c, &h, sizeof(h)) != sizeof(h)) {
 		log_warn_ratelimited("%s: tx packet shorter than its header", v->vdev.name);
+		VSOCK_STAT_INC(v, tx_bad_packets);
 		return;
 	}
 	op = le16toh(h.op);
@@ -364,6 +372,7 @@ void vsock_tx_packet(struct vsock_dev *v, struct vq_chain *c)
 				     v->vdev.name, op, le16toh(h.type), le32toh(h.len),
 				     (unsigned long long)le64toh(h.src_cid),
 				     (unsigned long long)le64toh(h.dst_cid));
+		VSOCK_STAT_INC(v, tx_bad_packets);
 		if (op == VIRTIO_VSOCK_OP_RST)
 			return;
 		if (cn)
@@ -394,6 +403,7 @@ void vsock_tx_packet(struct vsock_dev *v, struct vq_chain *c)
 		/* best effort, as before batching: what reached us before the RST is written */
 		if (cn->state == VSOCK_ESTABLISHED)
 			vsock_host_flush(v, cn);
+		VSOCK_STAT_INC(v, rst_received);
 		vsock_conn_free(v, cn); /* never answered */
 		break;
 	case VIRTIO_VSOCK_OP_RESPONSE:
@@ -412,6 +422,7 @@ void vsock_tx_packet(struct vsock_dev *v, struct vq_chain *c)
 			}
 		}
 		cn->state = VSOCK_ESTABLISHED;
+		VSOCK_STAT_INC(v, conns_established);
 		cn->pending &= ~VSOCK_P_REQUEST; /* a guest that guessed the port early */
 		cn->deadline_ms = 0;
 		if (cn->host_hup) /* left meanwhile: the read will see EOF */
@@ -511,8 +522,10 @@ static uint32_t vsock_send_control(struct vsock_dev *v, struct vsock_conn *cn, s
 		}
 		cn->pending &= ~order[i].bit;
 		n = vsock_send_conn_pkt(v, cn, c, order[i].op, flags, NULL, 0);
-		if (order[i].bit == VSOCK_P_RST)
+		if (order[i].bit == VSOCK_P_RST) {
+			VSOCK_STAT_INC(v, rst_sent);
 			vsock_conn_free(v, cn);
+		}
 		return n;
 	}
 	return 0;
@@ -596,6 +609,7 @@ static uint32_t vsock_send_data(struct vsock_dev *v, struct vsock_conn *cn, stru
 				len);
 	cn->stage_off += len;
 	cn->tx_cnt += len;
+	VSOCK_STAT_ADD(v, rx_bytes, len);
 	return (uint32_t)n;
 }
 
@@ -645,6 +659,7 @@ uint32_t vsock_rx_fill(struct vsock_dev *v, struct vq_chain *c)
 		v->rst_count--;
 		vsock_hdr_fill(v, &h, r.dst_port, r.src_port, r.type, VIRTIO_VSOCK_OP_RST);
 		vq_chain_push(c, &h, sizeof(h));
+		VSOCK_STAT_INC(v, rst_sent);
 		return VSOCK_HDR_SIZE;
 	}
 	/* Round robin, so one busy connection cannot starve the others. */

@@ -119,7 +119,8 @@ struct vsock_dev {
 	struct vsock_stats stats; /* relaxed atomics: vsock_get_stats() reads from any thread */
 };
 
-#define VSOCK_STAT_INC(v, field) __atomic_add_fetch(&(v)->stats.field, 1, __ATOMIC_RELAXED)
+#define VSOCK_STAT_INC(v, field)    __atomic_add_fetch(&(v)->stats.field, 1, __ATOMIC_RELAXED)
+#define VSOCK_STAT_ADD(v, field, n) __atomic_add_fetch(&(v)->stats.field, (n), __ATOMIC_RELAXED)
 
 static inline struct vsock_dev *to_vsock(struct virtio_dev *vdev)
 {

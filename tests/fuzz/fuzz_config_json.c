@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const char *const resources[] = {
 	"machine-config", "boot-source", "drives",  "network-interfaces",
 	"vsock",	  "pmem",	 "entropy", "rng",
-	"scsi",		  "console",	 "logger",
+	"scsi",		  "console",	 "logger",  "metrics",
 };
 
 static const char base[] =

@@ -5,6 +5,7 @@
 #include "tests/harness.h"
 #include "vmm/cli.h"
 #include "vmm/config.h"
+#include "vmm/log.h"
 #include "vmm/term.h"
 
 static int parse(struct vm_config *cfg, char *err, const char *const *args)
@@ -348,5 +349,82 @@ TEST(cli_net_vsock_option_errors)
 		err[0] = '\0';
 		ASSERT_ERR(parse(&cfg, err, bad[i]), -EINVAL);
 		ASSERT_TRUE(err[0] != '\0');
+	}
+}
+
+/* id= on --disk, --net, --pmem; root and partuuid= on --disk: the root disk goes first. */
+TEST(cli_ids_and_root)
+{
+	const char *args[] = {"--kernel", "bz",
+			      "--disk",	  "path=data.img,id=data",
+			      "--disk",	  "path=root.img,id=rootfs,root,partuuid=0eaa91a0-01,ro",
+			      "--disk",	  "path=other.img",
+			      "--net",	  "tap=tap0,id=eth0",
+			      "--pmem",	  "path=p.img,id=pm-0",
+			      NULL};
+	struct vm_config cfg;
+	char err[256];
+
+	ASSERT_EQ(parse(&cfg, err, args), CLI_RUN);
+	ASSERT_EQ(cfg.n_disks, 3);
+	ASSERT_STR_EQ(cfg.disks[0].path, "root.img");
+	ASSERT_STR_EQ(cfg.disks[0].id, "rootfs");
+	ASSERT_TRUE(cfg.disks[0].root && cfg.disks[0].read_only);
+	ASSERT_STR_EQ(cfg.disks[0].partuuid, "0eaa91a0-01");
+	ASSERT_STR_EQ(cfg.disks[1].id, "data");
+	ASSERT_FALSE(cfg.disks[1].root);
+	ASSERT_STR_EQ(cfg.disks[2].path, "other.img");
+	ASSERT_TRUE(cfg.disks[2].id == NULL && cfg.disks[2].serial == NULL);
+	ASSERT_STR_EQ(cfg.nets[0].id, "eth0");
+	ASSERT_STR_EQ(cfg.nets[0].tap, "tap0");
+	ASSERT_STR_EQ(cfg.pmems[0].id, "pm-0");
+}
+
+/* --huge-pages, --log-*, --metrics-path: the process-wide parts of the configuration. */
+TEST(cli_process_options)
+{
+	const char *args[] = {"--kernel",
+			      "bz",
+			      "--huge-pages",
+			      "2M",
+			      "--log-path",
+			      "vm.log",
+			      "--log-level",
+			      "Debug",
+			      "--log-show-level",
+			      "--log-show-origin",
+			      "--metrics-path",
+			      "m.fifo",
+			      NULL};
+	const char *off[] = {"--kernel", "bz", "--log-level", "off", "--huge-pages", "none", NULL};
+	const char *minimal[] = {"--kernel", "bz", NULL};
+	const char *const bad[][4] = {
+		{"--kernel", "bz", "--huge-pages", "1G"},
+		{"--kernel", "bz", "--log-level", "loud"},
+		{"--kernel", "bz", "--log-path", ""},
+		{"--kernel", "bz", "--metrics-path", ""},
+	};
+	struct vm_config cfg;
+	char err[256];
+
+	ASSERT_EQ(parse(&cfg, err, args), CLI_RUN);
+	ASSERT_TRUE(cfg.huge_pages);
+	ASSERT_STR_EQ(cfg.log_path, "vm.log");
+	ASSERT_EQ(cfg.log_level, LOG_DEBUG);
+	ASSERT_TRUE(cfg.log_show_level && cfg.log_show_origin);
+	ASSERT_STR_EQ(cfg.metrics_path, "m.fifo");
+	ASSERT_EQ(parse(&cfg, err, off), CLI_RUN);
+	ASSERT_EQ(cfg.log_level, LOG_OFF);
+	ASSERT_FALSE(cfg.huge_pages);
+	ASSERT_EQ(parse(&cfg, err, minimal), CLI_RUN);
+	ASSERT_EQ(cfg.log_level, -1); /* unchanged: MICROVM_LOG or warn */
+	ASSERT_TRUE(cfg.log_path == NULL && cfg.metrics_path == NULL);
+	ASSERT_FALSE(cfg.log_show_level || cfg.log_show_origin || cfg.huge_pages);
+	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *a[] = {bad[i][0], bad[i][1], bad[i][2], bad[i][3], NULL};
+
+		err[0] = '\0';
+		ASSERT_ERR(parse(&cfg, err, a), -EINVAL);
+		ASSERT_TRUE(strstr(err, bad[i][2]) != NULL);
 	}
 }

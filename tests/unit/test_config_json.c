@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The JSON configuration: API bodies, the config file, the dump and config_validate(). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,7 @@
 #include "api/config_validate.h"
 #include "tests/harness.h"
 #include "vmm/config.h"
+#include "vmm/log.h"
 
 #define ERRLEN 256
 
@@ -62,10 +64,12 @@ TEST(config_json_machine)
 		{"{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"smt\": true}", "'smt'"},
 		{"{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"smt\": 1}",
 		 "'smt' must be a boolean"},
-		{"{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"huge_pages\": \"2M\"}",
-		 "huge_pages"},
+		{"{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"huge_pages\": \"1G\"}",
+		 "'huge_pages' must be \"None\" or \"2M\""},
+		{"{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"cpu_template\": \"T2\"}",
+		 "only \"None\" is supported (the guest sees the host's CPUID"},
 		{"{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"track_dirty_pages\": true}",
-		 "track_dirty_pages"},
+		 "'track_dirty_pages': true is not supported (there are no snapshots"},
 		{"[1, 2]", "must be an object"},
 		{"{\"vcpu_count\": 1, \"mem_size_mib\": 128} x", "invalid JSON"},
 		{"{\"vcpu_count\": 1,", "invalid JSON"},
@@ -83,11 +87,24 @@ TEST(config_json_machine)
 	ASSERT_EQ(cfg.cpus, 4);
 	ASSERT_EQ(cfg.mem_size, 1024ULL << 20);
 	expect_bad(&cfg, "machine-config", NULL, bad, sizeof(bad) / sizeof(bad[0]));
+	ASSERT_FALSE(cfg.huge_pages);
+	apply_ok(&cfg, "machine-config", NULL,
+		 "{\"vcpu_count\": 4, \"mem_size_mib\": 1024, \"huge_pages\": \"2M\"}");
+	ASSERT_TRUE(cfg.huge_pages);
 	/* PATCH changes what it names and keeps the rest. */
 	ASSERT_OK(config_json_patch(&cfg, "machine-config", NULL, "{\"vcpu_count\": 2}", err,
 				    sizeof(err)));
 	ASSERT_EQ(cfg.cpus, 2);
 	ASSERT_EQ(cfg.mem_size, 1024ULL << 20);
+	ASSERT_TRUE(cfg.huge_pages);
+	ASSERT_OK(config_json_patch(&cfg, "machine-config", NULL, "{\"huge_pages\": \"None\"}", err,
+				    sizeof(err)));
+	ASSERT_FALSE(cfg.huge_pages);
+	/* A PUT without huge_pages: back to the default. */
+	apply_ok(&cfg, "machine-config", NULL,
+		 "{\"vcpu_count\": 2, \"mem_size_mib\": 1024, \"huge_pages\": \"2M\"}");
+	apply_ok(&cfg, "machine-config", NULL, "{\"vcpu_count\": 2, \"mem_size_mib\": 1024}");
+	ASSERT_FALSE(cfg.huge_pages);
 	ASSERT_ERR(config_json_patch(&cfg, "machine-config", NULL, "{\"vcpu_count\": 0}", err,
 				     sizeof(err)),
 		   -EINVAL);
@@ -169,9 +186,26 @@ TEST(config_json_drives)
 		{"{\"drive_id\": \"d\", \"path_on_host\": \"a\", \"is_root_device\": false, "
 		 "\"serial\": \"123456789012345678901\"}",
 		 "at most 20"},
+		{"{\"drive_id\": \"d\", \"path_on_host\": \"a\", \"is_root_device\": false, "
+		 "\"partuuid\": \"0eaa91a0-01\"}",
+		 "'partuuid' needs \"is_root_device\": true"},
+		{"{\"drive_id\": \"d\", \"path_on_host\": \"a\", \"is_root_device\": true}",
+		 "drive 'rootfs' is the root device already"},
+	};
+	static const struct bad_case bad_ids[] = {
+		{"{\"drive_id\": \"\", \"path_on_host\": \"a\", \"is_root_device\": false}",
+		 "'drive_id' must be 1 to 64 characters of A-Z, a-z, 0-9, '_' and '-'"},
+		{"{\"drive_id\": \"a b\", \"path_on_host\": \"a\", \"is_root_device\": false}",
+		 "'drive_id' must be 1 to 64"},
+		{"{\"drive_id\": \"../x\", \"path_on_host\": \"a\", \"is_root_device\": false}",
+		 "'drive_id' must be 1 to 64"},
+		{"{\"drive_id\": "
+		 "\"x0123456789012345678901234567890123456789012345678901234567890123\", "
+		 "\"path_on_host\": \"a\", \"is_root_device\": false}",
+		 "'drive_id' must be 1 to 64"},
 	};
 	static const char long_id[] = "{\"drive_id\": \"a_very_long_drive_identifier\", "
-				      "\"path_on_host\": \"l\", \"is_root_device\": false}";
+				      "\"path_on_host\": \"/l\", \"is_root_device\": false}";
 	struct vm_config cfg;
 	char err[ERRLEN];
 
@@ -185,8 +219,10 @@ TEST(config_json_drives)
 		"\"queues\": 2, \"direct\": true, \"transport\": \"mmio\", \"packed\": false, "
 		"\"iommu\": true}");
 	ASSERT_EQ(cfg.n_disks, 1);
+	ASSERT_STR_EQ(cfg.disks[0].id, "data");
 	ASSERT_STR_EQ(cfg.disks[0].path, "/d.img");
 	ASSERT_STR_EQ(cfg.disks[0].serial, "data"); /* Firecracker: GET_ID is the drive_id */
+	ASSERT_FALSE(cfg.disks[0].root);
 	ASSERT_TRUE(cfg.disks[0].read_only);
 	ASSERT_EQ(cfg.disks[0].engine, DISK_ENGINE_SYNC);
 	ASSERT_EQ(cfg.disks[0].bps, 10485760);	    /* 1 MiB per 100 ms */
@@ -204,8 +240,10 @@ TEST(config_json_drives)
 		 "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r.ext4\", "
 		 "\"is_root_device\": true, \"partuuid\": \"0eaa91a0-01\"}");
 	ASSERT_EQ(cfg.n_disks, 2);
-	ASSERT_STR_EQ(cfg.disks[0].serial, "rootfs");
-	ASSERT_STR_EQ(cfg.disks[1].serial, "data");
+	ASSERT_STR_EQ(cfg.disks[0].id, "rootfs");
+	ASSERT_TRUE(cfg.disks[0].root);
+	ASSERT_STR_EQ(cfg.disks[0].partuuid, "0eaa91a0-01");
+	ASSERT_STR_EQ(cfg.disks[1].id, "data");
 	ASSERT_EQ(cfg.disks[0].engine, DISK_ENGINE_URING);
 	ASSERT_FALSE(cfg.disks[0].read_only);
 
@@ -217,26 +255,86 @@ TEST(config_json_drives)
 	ASSERT_STR_EQ(cfg.disks[1].path, "/d2.img");
 	ASSERT_EQ(cfg.disks[1].bps, 0);
 	expect_bad(&cfg, "drives", "d", bad, sizeof(bad) / sizeof(bad[0]));
+	expect_bad(&cfg, "drives", NULL, bad_ids, sizeof(bad_ids) / sizeof(bad_ids[0]));
 
-	/* An id too long for GET_ID needs an explicit serial; null = the device's default. */
-	ASSERT_ERR(config_json_apply(&cfg, "drives", NULL, long_id, err, sizeof(err)), -EINVAL);
-	ASSERT_TRUE(strstr(err, "'drive_id' must be at most 20") != NULL);
+	/* An id too long for GET_ID: accepted, no serial; "serial": null = none either. */
+	apply_ok(&cfg, "drives", NULL, long_id);
+	ASSERT_STR_EQ(cfg.disks[2].id, "a_very_long_drive_identifier");
+	ASSERT_TRUE(cfg.disks[2].serial == NULL);
 	apply_ok(&cfg, "drives", NULL,
 		 "{\"drive_id\": \"x\", \"path_on_host\": \"/x\", \"is_root_device\": false, "
 		 "\"serial\": null}");
-	ASSERT_TRUE(cfg.disks[2].serial == NULL);
-	/* ... and that drive answers to its position. */
-	ASSERT_OK(config_json_patch(&cfg, "drives", "drive2",
-				    "{\"drive_id\": \"drive2\", \"path_on_host\": \"/y\"}", err,
+	ASSERT_TRUE(cfg.disks[3].serial == NULL);
+	/* ... found by its id, not its position. */
+	ASSERT_OK(config_json_patch(&cfg, "drives", "x",
+				    "{\"drive_id\": \"x\", \"path_on_host\": \"/y\"}", err,
 				    sizeof(err)));
-	ASSERT_STR_EQ(cfg.disks[2].path, "/y");
+	ASSERT_STR_EQ(cfg.disks[3].path, "/y");
+	ASSERT_ERR(config_json_patch(&cfg, "drives", "drive3",
+				     "{\"drive_id\": \"drive3\", \"path_on_host\": \"/z\"}", err,
+				     sizeof(err)),
+		   -ENOENT);
 	ASSERT_ERR(config_json_apply(&cfg, "drives", NULL,
 				     "{\"drive_id\": \"z\", \"path_on_host\": \"/z\", "
 				     "\"is_root_device\": false, \"serial\": \"data\"}",
 				     err, sizeof(err)),
 		   -EINVAL);
-	ASSERT_TRUE(strstr(err, "serial 'data' is already") != NULL);
-	ASSERT_EQ(cj_owned_strings(), 5); /* three paths, two serials (one is null) */
+	ASSERT_TRUE(strstr(err, "serial 'data' is already drive 'data''s") != NULL);
+	/* four paths and ids, two serials, one partuuid */
+	ASSERT_EQ(cj_owned_strings(), 11);
+	config_json_free(&cfg);
+	ASSERT_EQ(cj_owned_strings(), 0);
+}
+
+/* Firecracker's root device rules, and names that stay put when drives move. */
+TEST(config_json_root_drive)
+{
+	static const char *const drive[] = {
+		"{\"drive_id\": \"a\", \"path_on_host\": \"/a\", \"is_root_device\": false}",
+		"{\"drive_id\": \"b\", \"path_on_host\": \"/b\", \"is_root_device\": false}",
+		"{\"drive_id\": \"b\", \"path_on_host\": \"/b\", \"is_root_device\": true, "
+		"\"is_read_only\": true}",
+	};
+	struct vm_config cfg;
+	char err[ERRLEN];
+
+	config_json_defaults(&cfg);
+	/* Two drives from the CLI, without ids: drive0 and drive1. */
+	cfg.n_disks = 2;
+	cfg.disks[0].path = "/cli0";
+	cfg.disks[1].path = "/cli1";
+	apply_ok(&cfg, "drives", "a", drive[0]);
+	apply_ok(&cfg, "drives", "b", drive[1]);
+	/* An existing drive made root swaps places with the first ... */
+	apply_ok(&cfg, "drives", "b", drive[2]);
+	ASSERT_EQ(cfg.n_disks, 4);
+	ASSERT_STR_EQ(cfg.disks[0].id, "b");
+	ASSERT_TRUE(cfg.disks[0].root && cfg.disks[0].read_only);
+	ASSERT_STR_EQ(cfg.disks[1].path, "/cli1");
+	ASSERT_STR_EQ(cfg.disks[3].path, "/cli0");
+	/* ... and the CLI's drives keep the names they had. */
+	ASSERT_STR_EQ(cfg.disks[3].id, "drive0");
+	ASSERT_STR_EQ(cfg.disks[1].id, "drive1");
+	ASSERT_OK(config_json_patch(&cfg, "drives", "drive0",
+				    "{\"drive_id\": \"drive0\", \"path_on_host\": \"/new0\"}", err,
+				    sizeof(err)));
+	ASSERT_STR_EQ(cfg.disks[3].path, "/new0");
+	/* Updating the root drive keeps it root and first; no second one. */
+	apply_ok(&cfg, "drives", "b", drive[2]);
+	ASSERT_STR_EQ(cfg.disks[0].id, "b");
+	ASSERT_ERR(config_json_apply(&cfg, "drives", NULL,
+				     "{\"drive_id\": \"r\", \"path_on_host\": \"/r\", "
+				     "\"is_root_device\": true}",
+				     err, sizeof(err)),
+		   -EINVAL);
+	ASSERT_TRUE(strstr(err, "drive 'b' is the root device already") != NULL);
+	/* Not root any more: it stays where it is, and another may be root. */
+	apply_ok(&cfg, "drives", "b", drive[1]);
+	apply_ok(&cfg, "drives", NULL,
+		 "{\"drive_id\": \"r\", \"path_on_host\": \"/r\", \"is_root_device\": true}");
+	ASSERT_STR_EQ(cfg.disks[0].id, "r");
+	ASSERT_STR_EQ(cfg.disks[1].id, "b");
+	ASSERT_EQ(cfg.n_disks, 5);
 	config_json_free(&cfg);
 	ASSERT_EQ(cj_owned_strings(), 0);
 }
@@ -283,7 +381,7 @@ TEST(config_json_network)
 {
 	static const struct bad_case bad[] = {
 		{"{\"host_dev_name\": \"tap0\"}", "missing field 'iface_id'"},
-		{"{\"iface_id\": \"\"}", "must not be empty"},
+		{"{\"iface_id\": \"\"}", "'iface_id' must be 1 to 64"},
 		{"{\"iface_id\": \"eth1\", \"guest_mac\": \"06:00:00:00:00\"}", "'guest_mac'"},
 		{"{\"iface_id\": \"eth1\", \"guest_mac\": \"07:00:00:00:00:01\"}", "unicast"},
 		{"{\"iface_id\": \"eth1\", \"guest_mac\": \"06:00:00:00:00:0g\"}", "'guest_mac'"},
@@ -297,7 +395,9 @@ TEST(config_json_network)
 		 "rx_rate_limiter must be an object"},
 		{"{\"iface_id\": \"eth1\", \"allow_mmds_requests\": true}", "unknown field"},
 		{"{\"iface_id\": \"eth2\", \"host_dev_name\": \"tap5\"}", "does not match"},
-		{"{\"iface_id\": \"net1\", \"host_dev_name\": \"tap0\"}", "already net0's"},
+		{"{\"iface_id\": \"net1\", \"host_dev_name\": \"tap0\"}",
+		 "host_dev_name 'tap0' is already interface 'eth0''s"},
+		{"{\"iface_id\": \"eth 1\"}", "'iface_id' must be 1 to 64 characters"},
 	};
 	struct vm_config cfg;
 	char err[ERRLEN];
@@ -326,18 +426,21 @@ TEST(config_json_network)
 	ASSERT_EQ(cfg.n_nets, 2);
 	ASSERT_TRUE(cfg.nets[1].tap == NULL);
 	expect_bad(&cfg, "network-interfaces", "eth1", bad, 13);
-	expect_bad(&cfg, "network-interfaces", NULL, bad + 13, 1);
-	/* The same tap again: that interface, replaced. */
+	expect_bad(&cfg, "network-interfaces", NULL, bad + 13, 2);
+	ASSERT_STR_EQ(cfg.nets[0].id, "eth0");
+	ASSERT_STR_EQ(cfg.nets[1].id, "auto");
+	/* The same id again: that interface, replaced. */
 	apply_ok(&cfg, "network-interfaces", NULL,
-		 "{\"iface_id\": \"eth9\", \"host_dev_name\": \"tap0\"}");
+		 "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"}");
 	ASSERT_EQ(cfg.n_nets, 2);
 	ASSERT_EQ(cfg.nets[0].mtu, 0);
-	/* PATCH: only the limiter named changes. */
-	apply_ok(&cfg, "network-interfaces", "net0",
-		 "{\"iface_id\": \"net0\", \"host_dev_name\": \"tap0\", \"tx_rate_limiter\": "
+	/* PUT then PATCH by the client's id (what Firecracker clients do); PATCH changes only
+	 * the limiter it names. */
+	apply_ok(&cfg, "network-interfaces", "eth0",
+		 "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"tx_rate_limiter\": "
 		 "{\"ops\": {\"size\": 10, \"refill_time\": 1000}}}");
-	ASSERT_OK(config_json_patch(&cfg, "network-interfaces", "net0",
-				    "{\"iface_id\": \"net0\", \"rx_rate_limiter\": {\"bandwidth\": "
+	ASSERT_OK(config_json_patch(&cfg, "network-interfaces", "eth0",
+				    "{\"iface_id\": \"eth0\", \"rx_rate_limiter\": {\"bandwidth\": "
 				    "{\"size\": 5000, \"refill_time\": 500}}}",
 				    err, sizeof(err)));
 	ASSERT_EQ(cfg.nets[0].rx_bps, 10000);
@@ -346,10 +449,22 @@ TEST(config_json_network)
 	ASSERT_ERR(config_json_patch(&cfg, "network-interfaces", "net5", "{\"iface_id\": \"net5\"}",
 				     err, sizeof(err)),
 		   -ENOENT);
-	ASSERT_ERR(config_json_patch(&cfg, "network-interfaces", "net0",
-				     "{\"iface_id\": \"net0\", \"mtu\": 1400}", err, sizeof(err)),
+	ASSERT_ERR(config_json_patch(&cfg, "network-interfaces", "net0", "{\"iface_id\": \"net0\"}",
+				     err, sizeof(err)),
+		   -ENOENT);
+	ASSERT_ERR(config_json_patch(&cfg, "network-interfaces", "eth0",
+				     "{\"iface_id\": \"eth0\", \"mtu\": 1400}", err, sizeof(err)),
 		   -EINVAL);
+	/* An interface from the CLI (no id) answers to its position. */
+	cfg.nets[2] = (struct net_if_config){.tap = "tapcli"};
+	cfg.n_nets = 3;
+	ASSERT_OK(config_json_patch(&cfg, "network-interfaces", "net2",
+				    "{\"iface_id\": \"net2\", \"tx_rate_limiter\": {\"ops\": "
+				    "{\"size\": 4, \"refill_time\": 1000}}}",
+				    err, sizeof(err)));
+	ASSERT_EQ(cfg.nets[2].tx_pps, 4);
 	config_json_free(&cfg);
+	ASSERT_EQ(cj_owned_strings(), 0);
 }
 
 TEST(config_json_vsock_pmem_scsi)
@@ -370,6 +485,9 @@ TEST(config_json_vsock_pmem_scsi)
 		{"{\"id\": \"p\", \"path_on_host\": \"/p\", \"read_only\": 0}", "'read_only'"},
 		{"{\"id\": \"p\", \"path_on_host\": \"/p\", \"rate_limiter\": {}}", "rate_limiter"},
 		{"{\"id\": \"p\", \"path_on_host\": \"/p\", \"size\": 2}", "unknown field 'size'"},
+		{"{\"id\": \"p\", \"path_on_host\": \"/p.img\"}",
+		 "'/p.img' is already pmem 'pm''s"},
+		{"{\"id\": \"p:1\", \"path_on_host\": \"/p\"}", "'id' must be 1 to 64"},
 	};
 	static const struct bad_case scsi_bad[] = {
 		{"{}", "'luns' must be an array"},
@@ -403,9 +521,14 @@ TEST(config_json_vsock_pmem_scsi)
 		 "{\"id\": \"pm\", \"path_on_host\": \"/p.img\", \"read_only\": true, "
 		 "\"root_device\": false}");
 	ASSERT_EQ(cfg.n_pmems, 1);
+	ASSERT_STR_EQ(cfg.pmems[0].id, "pm");
 	ASSERT_STR_EQ(cfg.pmems[0].path, "/p.img");
 	ASSERT_TRUE(cfg.pmems[0].read_only);
-	expect_bad(&cfg, "pmem", "p", pmem_bad, sizeof(pmem_bad) / sizeof(pmem_bad[0]));
+	expect_bad(&cfg, "pmem", "p", pmem_bad, 6);
+	expect_bad(&cfg, "pmem", NULL, pmem_bad + 6, 2);
+	apply_ok(&cfg, "pmem", "pm", "{\"id\": \"pm\", \"path_on_host\": \"/p.img\"}");
+	ASSERT_EQ(cfg.n_pmems, 1);
+	ASSERT_FALSE(cfg.pmems[0].read_only);
 
 	apply_ok(&cfg, "scsi", NULL,
 		 "{\"luns\": [{\"path_on_host\": \"/s0\"}, {\"path_on_host\": \"/s1\", "
@@ -431,13 +554,95 @@ TEST(config_json_vsock_pmem_scsi)
 	config_json_free(&cfg);
 }
 
+TEST(config_json_logger_metrics)
+{
+	static const struct bad_case logger_bad[] = {
+		{"{\"level\": \"Verbose\"}", "'level' must be \"Error\", \"Warning\""},
+		{"{\"level\": 3}", "'level' must be a string"},
+		{"{\"log_path\": \"\"}", "'log_path' must not be empty"},
+		{"{\"show_level\": \"yes\"}", "'show_level' must be a boolean"},
+		{"{\"module\": \"vmm::devices\"}",
+		 "'module' is not supported: microvm's log has no "
+		 "per-module filter"},
+		{"{\"log_file\": \"/l\"}", "unknown field 'log_file'"},
+	};
+	static const struct bad_case metrics_bad[] = {
+		{"{}", "missing field 'metrics_path'"},
+		{"{\"metrics_path\": 1}", "'metrics_path' must be a string"},
+		{"{\"metrics_path\": \"/m\", \"period\": 1}", "unknown field 'period'"},
+	};
+	static const struct {
+		const char *name;
+		int level;
+	} levels[] = {{"Error", LOG_ERR}, {"Warning", LOG_WARN}, {"warn", LOG_WARN},
+		      {"INFO", LOG_INFO}, {"Debug", LOG_DEBUG},	 {"Trace", LOG_DEBUG},
+		      {"Off", LOG_OFF}};
+	struct vm_config cfg;
+	char body[128], *text;
+
+	config_json_defaults(&cfg);
+	ASSERT_EQ(cfg.log_level, -1);
+	apply_ok(&cfg, "logger", NULL,
+		 "{\"log_path\": \"/tmp/fc.log\", \"level\": \"Info\", \"show_level\": true, "
+		 "\"show_log_origin\": true, \"module\": null}");
+	ASSERT_STR_EQ(cfg.log_path, "/tmp/fc.log");
+	ASSERT_EQ(cfg.log_level, LOG_INFO);
+	ASSERT_TRUE(cfg.log_show_level);
+	ASSERT_TRUE(cfg.log_show_origin);
+	expect_bad(&cfg, "logger", NULL, logger_bad, sizeof(logger_bad) / sizeof(logger_bad[0]));
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		snprintf(body, sizeof(body), "{\"level\": \"%s\"}", levels[i].name);
+		apply_ok(&cfg, "logger", NULL, body);
+		ASSERT_EQ(cfg.log_level, levels[i].level);
+	}
+	/* A PUT replaces the resource: the path and flags left out are gone. */
+	ASSERT_TRUE(cfg.log_path == NULL);
+	ASSERT_FALSE(cfg.log_show_level);
+	text = config_json_dump(&cfg);
+	ASSERT_TRUE(strstr(text, "\"level\": \"Off\"") != NULL);
+	free(text);
+	apply_ok(&cfg, "logger", NULL, "{}");
+	ASSERT_EQ(cfg.log_level, -1);
+	text = config_json_dump(&cfg);
+	ASSERT_TRUE(strstr(text, "logger") == NULL); /* all defaults: not in the dump */
+	free(text);
+
+	apply_ok(&cfg, "metrics", NULL, "{\"metrics_path\": \"/tmp/m.fifo\"}");
+	ASSERT_STR_EQ(cfg.metrics_path, "/tmp/m.fifo");
+	expect_bad(&cfg, "metrics", NULL, metrics_bad,
+		   sizeof(metrics_bad) / sizeof(metrics_bad[0]));
+	ASSERT_EQ(cj_owned_strings(), 1);
+	config_json_free(&cfg);
+	ASSERT_EQ(cj_owned_strings(), 0);
+}
+
+TEST(config_json_entropy_limiter)
+{
+	struct vm_config cfg;
+	char err[ERRLEN];
+
+	config_json_defaults(&cfg);
+	ASSERT_ERR(config_json_apply(&cfg, "entropy", NULL,
+				     "{\"rate_limiter\": {\"bandwidth\": {\"size\": 1000, "
+				     "\"refill_time\": 100}}}",
+				     err, sizeof(err)),
+		   -EINVAL);
+	ASSERT_TRUE(strstr(err, "microvm's virtio-rng has no rate limiter") != NULL);
+	ASSERT_FALSE(cfg.rng);
+	apply_ok(&cfg, "entropy", NULL, "{\"rate_limiter\": null}");
+	ASSERT_TRUE(cfg.rng);
+}
+
 /* Everything set, with values away from the defaults. */
 static const char full_config[] =
 	"{\"boot-source\": {\"kernel_image_path\": \"/k\", \"initrd_path\": \"/rd\", "
 	"\"boot_args\": \"console=hvc0 \\\"q\\\"\"},"
-	" \"machine-config\": {\"vcpu_count\": 3, \"mem_size_mib\": 640},"
+	" \"machine-config\": {\"vcpu_count\": 3, \"mem_size_mib\": 640, \"huge_pages\": "
+	"\"2M\"},"
 	" \"drives\": [{\"drive_id\": \"root\", \"path_on_host\": \"/r\", \"is_root_device\": "
-	"true, \"is_read_only\": true},"
+	"true, \"is_read_only\": true, \"partuuid\": \"0eaa91a0-01\", \"serial\": \"SN-7\"},"
+	"  {\"drive_id\": \"a_drive_id_longer_than_twenty\", \"path_on_host\": \"/l\", "
+	"\"is_root_device\": false},"
 	"  {\"drive_id\": \"d1\", \"path_on_host\": \"/d1\", \"is_root_device\": false, "
 	"\"io_engine\": \"Sync\", \"queues\": 4, \"direct\": true, \"rate_limiter\": "
 	"{\"bandwidth\": {\"size\": 7, \"refill_rate\": 3}, \"ops\": {\"size\": 20, "
@@ -454,11 +659,24 @@ static const char full_config[] =
 	" \"scsi\": {\"luns\": [{\"path_on_host\": \"/s\", \"is_read_only\": true}], "
 	"\"packed\": false},"
 	" \"entropy\": {\"transport\": \"mmio\"},"
-	" \"console\": {\"type\": \"virtio\", \"transport\": \"mmio\"}}";
+	" \"console\": {\"type\": \"virtio\", \"transport\": \"mmio\"},"
+	" \"logger\": {\"log_path\": \"/log.fifo\", \"level\": \"Debug\", \"show_level\": "
+	"true, \"show_log_origin\": false},"
+	" \"metrics\": {\"metrics_path\": \"/metrics.fifo\"}}";
 
 static bool str_same(const char *a, const char *b)
 {
 	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Device names as the API sees them: the id, or the positional name. */
+static bool name_same(const char *a, const char *b, const char *prefix, unsigned int i)
+{
+	char x[32], y[32];
+
+	snprintf(x, sizeof(x), "%s%u", prefix, i);
+	snprintf(y, sizeof(y), "%s%u", prefix, i);
+	return strcmp(a ? a : x, b ? b : y) == 0;
 }
 
 /* Field by field: memcmp would compare string pointers. */
@@ -470,16 +688,22 @@ static void assert_same_config(const struct vm_config *a, const struct vm_config
 	ASSERT_TRUE(str_same(a->initrd, b->initrd));
 	ASSERT_TRUE(str_same(a->cmdline, b->cmdline));
 	ASSERT_TRUE(str_same(a->vsock.path, b->vsock.path));
-	x.kernel = x.initrd = x.cmdline = x.vsock.path = NULL;
-	y.kernel = y.initrd = y.cmdline = y.vsock.path = NULL;
+	ASSERT_TRUE(str_same(a->log_path, b->log_path));
+	ASSERT_TRUE(str_same(a->metrics_path, b->metrics_path));
+	x.kernel = x.initrd = x.cmdline = x.vsock.path = x.log_path = x.metrics_path = NULL;
+	y.kernel = y.initrd = y.cmdline = y.vsock.path = y.log_path = y.metrics_path = NULL;
 	for (unsigned int i = 0; i < VM_MAX_DISKS; i++) {
 		ASSERT_TRUE(str_same(a->disks[i].path, b->disks[i].path));
 		ASSERT_TRUE(str_same(a->disks[i].serial, b->disks[i].serial));
+		ASSERT_TRUE(str_same(a->disks[i].partuuid, b->disks[i].partuuid));
+		ASSERT_TRUE(name_same(a->disks[i].id, b->disks[i].id, "drive", i));
 		x.disks[i].path = x.disks[i].serial = y.disks[i].path = y.disks[i].serial = NULL;
+		x.disks[i].partuuid = x.disks[i].id = y.disks[i].partuuid = y.disks[i].id = NULL;
 	}
 	for (unsigned int i = 0; i < VM_MAX_PMEMS; i++) {
 		ASSERT_TRUE(str_same(a->pmems[i].path, b->pmems[i].path));
-		x.pmems[i].path = y.pmems[i].path = NULL;
+		ASSERT_TRUE(name_same(a->pmems[i].id, b->pmems[i].id, "pmem", i));
+		x.pmems[i].path = y.pmems[i].path = x.pmems[i].id = y.pmems[i].id = NULL;
 	}
 	for (unsigned int i = 0; i < VM_MAX_SCSI_LUNS; i++) {
 		ASSERT_TRUE(str_same(a->scsi_luns[i], b->scsi_luns[i]));
@@ -487,7 +711,8 @@ static void assert_same_config(const struct vm_config *a, const struct vm_config
 	}
 	for (unsigned int i = 0; i < VM_MAX_NETS; i++) {
 		ASSERT_TRUE(str_same(a->nets[i].tap, b->nets[i].tap));
-		x.nets[i].tap = y.nets[i].tap = NULL;
+		ASSERT_TRUE(name_same(a->nets[i].id, b->nets[i].id, "net", i));
+		x.nets[i].tap = y.nets[i].tap = x.nets[i].id = y.nets[i].id = NULL;
 	}
 	ASSERT_MEM_EQ(&x, &y, sizeof(x));
 }
@@ -502,15 +727,23 @@ TEST(config_json_round_trip)
 	memset(&b, 0, sizeof(b));
 	if (config_json_load(&a, full_config, err, sizeof(err)) != 0)
 		TEST_FAIL_("load: %s", err);
-	ASSERT_EQ(a.n_disks, 3);
-	ASSERT_STR_EQ(a.disks[0].serial, "root");
-	ASSERT_EQ(a.disks[1].bps, 3);
-	ASSERT_EQ(a.disks[1].bps_burst, 7);
-	ASSERT_EQ(a.disks[1].iops, 80);
-	ASSERT_EQ(a.disks[1].iops_burst, 20);
+	ASSERT_EQ(a.n_disks, 4);
+	ASSERT_STR_EQ(a.disks[0].id, "root");
+	ASSERT_STR_EQ(a.disks[0].serial, "SN-7");
+	ASSERT_TRUE(a.disks[1].serial == NULL); /* its id does not fit GET_ID */
+	ASSERT_STR_EQ(a.disks[2].serial, "d1");
+	ASSERT_EQ(a.disks[2].bps, 3);
+	ASSERT_EQ(a.disks[2].bps_burst, 7);
+	ASSERT_EQ(a.disks[2].iops, 80);
+	ASSERT_EQ(a.disks[2].iops_burst, 20);
 	ASSERT_EQ(a.nets[0].tx_pps, 334); /* 1 per 3 ms, rounded up */
 	ASSERT_EQ(a.nets[0].tx_pps_burst, 1);
+	ASSERT_STR_EQ(a.nets[1].id, "b");
+	ASSERT_STR_EQ(a.pmems[0].id, "p");
 	ASSERT_STR_EQ(a.cmdline, "console=hvc0 \"q\"");
+	ASSERT_TRUE(a.huge_pages);
+	ASSERT_EQ(a.log_level, LOG_DEBUG);
+	ASSERT_STR_EQ(a.metrics_path, "/metrics.fifo");
 	ASSERT_OK(config_validate(&a, err, sizeof(err)));
 
 	text = config_json_dump(&a);
@@ -523,24 +756,40 @@ TEST(config_json_round_trip)
 	/* Firecracker's names for what it has. */
 	ASSERT_TRUE(strstr(text, "\"kernel_image_path\": \"/k\"") != NULL);
 	ASSERT_TRUE(strstr(text, "\"vcpu_count\": 3") != NULL);
-	ASSERT_TRUE(strstr(text, "\"drive_id\": \"drive2\"") != NULL);
+	ASSERT_TRUE(strstr(text, "\"huge_pages\": \"2M\"") != NULL);
+	ASSERT_TRUE(strstr(text, "\"drive_id\": \"d2\"") != NULL);
+	ASSERT_TRUE(strstr(text, "\"is_root_device\": true") != NULL);
+	ASSERT_TRUE(strstr(text, "\"partuuid\": \"0eaa91a0-01\"") != NULL);
+	ASSERT_TRUE(strstr(text, "\"iface_id\": \"a\"") != NULL);
 	ASSERT_TRUE(strstr(text, "\"guest_mac\": \"02:00:00:00:00:07\"") != NULL);
+	ASSERT_TRUE(strstr(text, "\"level\": \"Debug\"") != NULL);
+	ASSERT_TRUE(strstr(text, "\"metrics_path\": \"/metrics.fifo\"") != NULL);
 	free(text);
 	free(again);
 
-	/* A configuration from the CLI (strings not ours) round-trips too. */
+	/* A configuration from the CLI (strings not ours, no ids) round-trips too. */
 	config_json_free(&b);
 	config_json_defaults(&b);
 	b.kernel = "bzImage";
-	b.n_disks = 1;
+	b.n_disks = 2;
 	b.disks[0].path = "disk.img";
 	b.disks[0].bps = 1000000;
 	b.disks[0].bps_burst = 3;
+	b.disks[0].root = true;
+	b.disks[1].path = "data.img";
+	b.disks[1].serial = "data-serial";
 	b.n_nets = 1;
 	b.nets[0].rx_pps = 7;
+	b.n_pmems = 1;
+	b.pmems[0].path = "pm.img";
 	b.rng = true;
+	b.log_path = "vm.log";
+	b.log_show_origin = true;
 	text = config_json_dump(&b);
 	ASSERT_TRUE(text != NULL);
+	ASSERT_TRUE(strstr(text, "\"drive_id\": \"drive1\"") != NULL);
+	ASSERT_TRUE(strstr(text, "\"iface_id\": \"net0\"") != NULL);
+	ASSERT_TRUE(strstr(text, "\"id\": \"pmem0\"") != NULL);
 	ASSERT_OK(config_json_load(&a, text, err, sizeof(err)));
 	assert_same_config(&a, &b);
 	free(text);
@@ -553,7 +802,8 @@ TEST(config_json_load_errors)
 {
 	static const struct bad_case bad[] = {
 		{"[]", "must be a JSON object"},
-		{"{\"logger\": {}}", "unknown resource 'logger'"},
+		{"{\"balloon\": {}}", "unknown resource 'balloon'"},
+		{"{\"logger\": {\"level\": \"Loud\"}}", "logger: field 'level'"},
 		{"{\"drives\": {}}", "drives: must be an array"},
 		{"{\"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/a\", "
 		 "\"is_root_device\": false}, {\"drive_id\": 1}]}",
@@ -612,7 +862,7 @@ static const char *break_config(unsigned int i, struct vm_config *c)
 		return "backs a drive and a pmem";
 	case 8:
 		c->disks[1].serial = "a";
-		return "same id/serial 'a'";
+		return "same serial 'a'";
 	case 9:
 		c->disks[0].serial = "123456789012345678901";
 		return "serial longer";
@@ -668,6 +918,50 @@ static const char *break_config(unsigned int i, struct vm_config *c)
 		for (unsigned int k = 0; k < 12; k++)
 			c->disks[k].dev.transport = TRANSPORT_MMIO;
 		return "virtio-mmio devices";
+	case 25:
+		c->disks[1].id = "a";
+		return "drives 0 and 1 have the same id 'a'";
+	case 26:
+		c->disks[0].id = NULL; /* "drive0" */
+		c->disks[1].id = "drive0";
+		return "same id 'drive0'";
+	case 27:
+		c->disks[0].id = "a.b";
+		return "drive 0: id 'a.b' is not 1 to 64 characters";
+	case 28:
+		c->nets[1].id = "n";
+		return "network interfaces 0 and 1 have the same id 'n'";
+	case 29:
+		c->disks[1].root = true;
+		return "drive 1: the root device must be the first drive";
+	case 30:
+		c->disks[0].root = c->disks[1].root = true;
+		return "drives 0 and 1 are both the root device";
+	case 31:
+		c->disks[0].root = true;
+		c->disks[0].partuuid = "0eaa91a0-01 init=/bin/sh";
+		return "is not a partition UUID";
+	case 32:
+		c->disks[1].partuuid = "0eaa91a0-01";
+		return "drive 1: partuuid without is_root_device";
+	case 33:
+		c->disks[0].root = true;
+		c->disks[1].dev.transport = TRANSPORT_MMIO;
+		return "different transports";
+	case 34:
+		c->huge_pages = true;
+		c->mem_size = 129ULL << 20;
+		return "not a multiple of the 2 MiB huge page size";
+	case 35:
+		c->log_level = 7;
+		return "logger: unknown level";
+	case 36:
+		c->metrics_path = "";
+		return "metrics: empty";
+	case 37:
+		c->n_pmems = 2;
+		c->pmems[1].id = "pmem0";
+		return "pmems 0 and 1 have the same id 'pmem0'";
 	}
 	return NULL;
 }
@@ -700,6 +994,15 @@ TEST(config_validate_errors)
 	c = cfg;
 	c.n_disks = 12; /* 12 drives, one on virtio-mmio: fits */
 	c.disks[0].dev.transport = TRANSPORT_MMIO;
+	ASSERT_OK(config_validate(&c, err, sizeof(err)));
+	/* A root drive on its own transport is fine with a partuuid; huge pages in 2 MiB. */
+	c = cfg;
+	c.disks[0].root = true;
+	c.disks[0].partuuid = "0EAA91A0-01";
+	c.disks[1].dev.transport = TRANSPORT_MMIO;
+	c.huge_pages = true;
+	c.mem_size = 130ULL << 20;
+	c.log_level = LOG_OFF;
 	ASSERT_OK(config_validate(&c, err, sizeof(err)));
 	for (unsigned int i = 0; (c = cfg, want = break_config(i, &c)) != NULL; i++) {
 		err[0] = '\0';

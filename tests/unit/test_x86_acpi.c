@@ -86,6 +86,9 @@ static const struct acpi_config acpi_test_cfg = {
 	.pm_port = X86_ACPI_PM_PORT,
 	.pvpanic_port = X86_PVPANIC_PORT,
 	.com1_port = X86_COM1_PORT,
+	.i8042_data_port = X86_I8042_DATA_PORT,
+	.i8042_cmd_port = X86_I8042_CMD_PORT,
+	.i8042_gsi = X86_I8042_GSI,
 	.com1_gsi = X86_COM1_GSI,
 	.ioapic_addr = X86_IOAPIC_ADDR,
 	.lapic_addr = X86_LAPIC_ADDR,
@@ -349,6 +352,12 @@ TEST(x86_acpi_dsdt_platform_devices)
 	static const uint8_t com1_hid[] = {0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x05, 0x01};
 	static const uint8_t com1_crs[] = {0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08, 0x89,
 					   0x06, 0x00, 0x03, 0x01, 0x04, 0x00, 0x00, 0x00, 0x79};
+	/* PS2K: _HID EISAID ("PNP0303"); IO (0x60, 1), IO (0x64, 1), Interrupt (Edge, High) { 1 } */
+	static const uint8_t kbd_hid[] = {0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x03, 0x03};
+	static const uint8_t kbd_crs[] = {0x47, 0x01, 0x60, 0x00, 0x60, 0x00, 0x01, 0x01,
+					  0x47, 0x01, 0x64, 0x00, 0x64, 0x00, 0x01, 0x01,
+					  0x89, 0x06, 0x00, 0x03, 0x01, 0x01, 0x00, 0x00,
+					  0x00, 0x79};
 	static const char lnro[] = "\x08_HID\x0dLNRO0005";
 	struct acpi_found f;
 	struct guest_mem gm;
@@ -358,7 +367,10 @@ TEST(x86_acpi_dsdt_platform_devices)
 	ASSERT_EQ(aml_count(&f, s5, sizeof(s5)), 1);
 	ASSERT_EQ(aml_count(&f, "\x0dQEMU0001", 10), 1);
 	ASSERT_EQ(aml_count(&f, pvpanic, sizeof(pvpanic)), 1);
-	ASSERT_EQ(aml_count(&f, "\x5b\x82", 2), 7); /* COM1 PEVT VR00-02 PCI0 RES0 */
+	ASSERT_EQ(aml_count(&f, "\x5b\x82", 2), 8); /* COM1 PS2K PEVT VR00-02 PCI0 RES0 */
+	ASSERT_EQ(aml_count(&f, "PS2K", 4), 1);
+	ASSERT_EQ(aml_count(&f, kbd_hid, sizeof(kbd_hid)), 1);
+	ASSERT_EQ(aml_count(&f, kbd_crs, sizeof(kbd_crs)), 1);
 	ASSERT_EQ(aml_count(&f, "COM1", 4), 1);
 	ASSERT_EQ(aml_count(&f, com1_hid, sizeof(com1_hid)), 1);
 	ASSERT_EQ(aml_count(&f, com1_crs, sizeof(com1_crs)), 1);
@@ -471,6 +483,7 @@ TEST(x86_acpi_without_pci)
 	cfg.n_mmio_devs = 0;
 	cfg.com1_port = 0;
 	cfg.pvpanic_port = 0;
+	cfg.i8042_data_port = 0;
 	acpi_build_found(&cfg, &gm, &ram, &f);
 	ASSERT_EQ(f.n_xsdt, 2);
 	ASSERT_TRUE(f.mcfg == NULL);

@@ -611,6 +611,57 @@ TEST(x86_cmdline_compose)
 	ASSERT_EQ(boot_compose_cmdline(&cfg, buf, 14), 13);
 }
 
+/* One case of x86_cmdline_root: the line composed from cmdline (NULL: the default). */
+static void expect_cmdline(struct vm_config *cfg, const char *cmdline, const char *want)
+{
+	char buf[512];
+	int r;
+
+	cfg->cmdline = cmdline;
+	r = boot_compose_cmdline(cfg, buf, sizeof(buf));
+	if (r < 0 || strcmp(buf, want) != 0 || (size_t)r != strlen(want))
+		TEST_FAIL_("cmdline \"%s\": got %d \"%s\", want \"%s\"",
+			   cmdline ? cmdline : "(null)", r, r < 0 ? "" : buf, want);
+}
+
+TEST(x86_cmdline_root)
+{
+	struct vm_config cfg = {.cpus = 1, .n_disks = 2};
+	char buf[64];
+
+	cfg.disks[0].path = "root.ext4";
+	cfg.disks[1].path = "data.img";
+	/* No root drive: nothing added. */
+	expect_cmdline(&cfg, NULL, "console=ttyS0 reboot=k panic=1");
+	cfg.disks[0].root = true;
+	expect_cmdline(&cfg, NULL, "console=ttyS0 reboot=k panic=1 root=/dev/vda rw");
+	expect_cmdline(&cfg, "", "root=/dev/vda rw");
+	expect_cmdline(&cfg, "quiet  ", "quiet root=/dev/vda rw");
+	cfg.disks[0].read_only = true;
+	expect_cmdline(&cfg, "quiet", "quiet root=/dev/vda ro");
+	/* The user's root= wins, and so does one at the very start. */
+	expect_cmdline(&cfg, "quiet root=/dev/sda1 rw", "quiet root=/dev/sda1 rw");
+	expect_cmdline(&cfg, "root=/dev/pmem0", "root=/dev/pmem0");
+	/* A word merely ending in root= is not one. */
+	expect_cmdline(&cfg, "noroot=1", "noroot=1 root=/dev/vda ro");
+	/* After "--" the words are init's: ours goes before it, theirs do not count. */
+	expect_cmdline(&cfg, "quiet -- single", "quiet root=/dev/vda ro -- single");
+	expect_cmdline(&cfg, "quiet -- root=x", "quiet root=/dev/vda ro -- root=x");
+	expect_cmdline(&cfg, "-- x", "root=/dev/vda ro -- x");
+	expect_cmdline(&cfg, "a --", "a root=/dev/vda ro --");
+	expect_cmdline(&cfg, "a --b", "a --b root=/dev/vda ro");
+	/* A partition UUID names the partition, whatever the drive is called. */
+	cfg.disks[0].read_only = false;
+	cfg.disks[0].partuuid = "0eaa91a0-01";
+	expect_cmdline(&cfg, "quiet", "quiet root=PARTUUID=0eaa91a0-01 rw");
+	/* Only the line plus root= must fit. */
+	cfg.cmdline = "quiet";
+	ASSERT_ERR(boot_compose_cmdline(&cfg, buf, strlen("quiet root=PARTUUID=0eaa91a0-01 rw")),
+		   -E2BIG);
+	ASSERT_EQ(boot_compose_cmdline(&cfg, buf, strlen("quiet root=PARTUUID=0eaa91a0-01 rw") + 1),
+		  (int)strlen("quiet root=PARTUUID=0eaa91a0-01 rw"));
+}
+
 /* ---------------------------------------------------------------- arch_load_guest */
 
 TEST(x86_arch_load_guest)

@@ -122,12 +122,14 @@ TEST(x86_i8042_probe_answers)
 	ASSERT_EQ(pio_in(&p, X86_I8042_DATA_PORT), 0x5a);
 	pio_out(&p, X86_I8042_CMD_PORT, I8042_CMD_AUX_TEST);
 	ASSERT_EQ(pio_in(&p, X86_I8042_DATA_PORT), I8042_AUX_TEST_CLOCK_LOW);
-	/* A byte for the keyboard: no keyboard, a timeout error right away. */
-	pio_out(&p, X86_I8042_DATA_PORT, 0xf2);
+	/* A byte for the keyboard: it answers at once (get ID: ACK, AB 83, translated AB 41). */
+	pio_out(&p, X86_I8042_DATA_PORT, I8042_KBD_CMD_GET_ID);
 	ASSERT_EQ(pio_in(&p, X86_I8042_CMD_PORT) & (I8042_STR_OBF | I8042_STR_TIMEOUT),
-		  I8042_STR_OBF | I8042_STR_TIMEOUT);
-	pio_in(&p, X86_I8042_DATA_PORT);
-	ASSERT_FALSE(pio_in(&p, X86_I8042_CMD_PORT) & I8042_STR_TIMEOUT);
+		  I8042_STR_OBF);
+	ASSERT_EQ(pio_in(&p, X86_I8042_DATA_PORT), I8042_KBD_ACK);
+	ASSERT_EQ(pio_in(&p, X86_I8042_DATA_PORT), I8042_KBD_ID0);
+	ASSERT_EQ(pio_in(&p, X86_I8042_DATA_PORT), I8042_KBD_ID1_XLAT);
+	ASSERT_FALSE(pio_in(&p, X86_I8042_CMD_PORT) & I8042_STR_OBF);
 	/* Output port with the reset line high: no reset. */
 	pio_out(&p, X86_I8042_CMD_PORT, I8042_CMD_WRITE_OUTPORT);
 	pio_out(&p, X86_I8042_DATA_PORT, 0x03);
@@ -151,6 +153,27 @@ TEST(x86_i8042_reset)
 	pio_out(&p, X86_I8042_CMD_PORT, I8042_CMD_WRITE_OUTPORT);
 	pio_out(&p, X86_I8042_DATA_PORT, 0x02);
 	ASSERT_EQ(p.vm.exit_kind, VM_EXIT_RESET);
+	pf_close(&p);
+}
+
+/* SendCtrlAltDel reaches the keyboard behind port 0x60: set 1 after translation. */
+TEST(x86_i8042_ctrl_alt_del)
+{
+	static const uint8_t cad[] = {0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d};
+	struct pf p;
+
+	pf_open(&p);
+	ASSERT_OK(arch_send_ctrl_alt_del(&p.vm));
+	for (unsigned int i = 0; i < sizeof(cad); i++) {
+		ASSERT_TRUE(pio_in(&p, X86_I8042_CMD_PORT) & I8042_STR_OBF);
+		ASSERT_EQ(pio_in(&p, X86_I8042_DATA_PORT), cad[i]);
+	}
+	ASSERT_FALSE(pio_in(&p, X86_I8042_CMD_PORT) & I8042_STR_OBF);
+	/* The guest turns the keyboard off: the API gets -EAGAIN. */
+	pio_out(&p, X86_I8042_DATA_PORT, I8042_KBD_CMD_RESET_DIS);
+	ASSERT_EQ(pio_in(&p, X86_I8042_DATA_PORT), I8042_KBD_ACK);
+	ASSERT_EQ(arch_send_ctrl_alt_del(&p.vm), -EAGAIN);
+	ASSERT_EQ(p.vm.exit_kind, VM_EXIT_NONE);
 	pf_close(&p);
 }
 

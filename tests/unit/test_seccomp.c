@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: MIT */
+/* Seccomp per thread class and capability dropping, each in a forked child (no KVM). */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/if_tun.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/harness.h"
+#include "vmm/sandbox.h"
+
+/* Run fn(cls) in a child that ends with _exit (no atexit, no sanitizer leak scan under the
+ * filter); returns its wait status. */
+static int in_child(void (*fn)(const char *), const char *cls)
+{
+	int status;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		fn(cls);
+		_exit(0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return status;
+}
+
+#define ASSERT_EXIT0(st)                                                                           \
+	do {                                                                                       \
+		int st_ = (st);                                                                    \
+		if (!WIFEXITED(st_) || WEXITSTATUS(st_) != 0)                                      \
+			TEST_FAIL_("child status 0x%x, want exit 0", st_);                         \
+	} while (0)
+#define ASSERT_SIGSYS(st)                                                                          \
+	do {                                                                                       \
+		int st_ = (st);                                                                    \
+		if (!WIFSIGNALED(st_) || WTERMSIG(st_) != SIGSYS)                                  \
+			TEST_FAIL_("child status 0x%x, want SIGSYS", st_);                         \
+	} while (0)
+
+/* Child side: exit 2 when a check fails (an assertion's exit(1) would run atexit). */
+#define CHECK(x)                                                                                   \
+	do {                                                                                       \
+		if (!(x))                                                                          \
+			_exit(2);                                                                  \
+	} while (0)
+
+/* What every class allows: getpid, eventfd-style read/write on a pipe, malloc, time. */
+static void allowed_calls(const char *cls)
+{
+	struct timespec ts;
+	char b = 'x';
+	int p[2];
+	void *m;
+
+	CHECK(pipe(p) == 0); /* before the filter: pipe2 is not in every list */
+	sandbox_enter(cls);
+	CHECK(getpid() > 0);
+	CHECK(write(p[1], &b, 1) == 1 && read(p[0], &b, 1) == 1);
+	m = malloc(1 << 20); /* mmap */
+	CHECK(m != NULL);
+	free(m);
+	CHECK(clock_gettime(CLOCK_MONOTONIC, &ts) == 0);
+	CHECK(syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts) == 0);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void forbidden_call(const char *cls)
+{
+	sandbox_enter(cls);
+	syscall(SYS_getppid);
+	_exit(3); /* still alive: the filter let it through */
+}
+
+TEST(seccomp_each_class_kill)
+{
+	sandbox_configure(SANDBOX_SECCOMP_KILL, NULL);
+	for (unsigned int i = 0; sandbox_classes[i]; i++) {
+		ASSERT_EXIT0(in_child(allowed_calls, sandbox_classes[i]));
+		ASSERT_SIGSYS(in_child(forbidden_call, sandbox_classes[i]));
+	}
+}
+
+static void log_mode_child(const char *cls)
+{
+	pid_t parent = getppid();
+
+	sandbox_enter(cls);
+	CHECK(prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 2); /* a filter is on (PR_GET: logged) */
+	CHECK(syscall(SYS_getppid) == parent);	       /* forbidden, logged, carried out */
+}
+
+TEST(seccomp_log_mode_proceeds)
+{
+	sandbox_configure(SANDBOX_SECCOMP_LOG, NULL);
+	ASSERT_EXIT0(in_child(log_mode_child, "vcpu"));
+	ASSERT_EXIT0(in_child(log_mode_child, "rng"));
+}
+
+static void off_mode_child(const char *cls)
+{
+	sandbox_enter(cls);
+	CHECK(prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 0);
+	CHECK(syscall(SYS_getppid) > 0);
+}
+
+TEST(seccomp_off_mode_no_filter)
+{
+	unsigned short len;
+
+	sandbox_configure(SANDBOX_SECCOMP_OFF, NULL);
+	ASSERT_TRUE(sandbox_program("vcpu", &len) == NULL);
+	ASSERT_EXIT0(in_child(off_mode_child, "control"));
+}
+
+/* A second filter stacked on the first (a worker under the vCPU filter) loads from the
+ * cache: nothing of libseccomp's compile path (memfd, allocation of its own) runs there. */
+static void stacked_child(const char *cls)
+{
+	sandbox_enter("vcpu");
+	sandbox_enter(cls);
+	sandbox_enter(cls);
+	CHECK(getpid() > 0);
+}
+
+static void *thread_enters(void *arg)
+{
+	if (arg)
+		sandbox_enter(arg);
+	return (void *)(long)getpid();
+}
+
+/* pthread_create under a filter: clone3 answers ENOSYS, clone with CLONE_THREAD passes,
+ * the new thread stacks its own filter and can exit and be joined. */
+static void thread_child(const char *cls)
+{
+	pthread_t t;
+	void *ret;
+
+	/* glibc's first pthread_create installs its internal signal handlers; microvm's main
+	 * thread starts threads before any filter, as here */
+	CHECK(pthread_create(&t, NULL, thread_enters, NULL) == 0 && pthread_join(t, NULL) == 0);
+	sandbox_enter("vcpu");
+	CHECK(pthread_create(&t, NULL, thread_enters, (void *)cls) == 0);
+	CHECK(pthread_join(t, &ret) == 0);
+	CHECK((pid_t)(long)ret == getpid());
+}
+
+static void fork_child(const char *cls)
+{
+	sandbox_enter(cls);
+	if (fork() == 0) /* clone without CLONE_THREAD */
+		_exit(0);
+	_exit(3);
+}
+
+static void exec_map_child(const char *cls)
+{
+	sandbox_enter(cls);
+	mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	_exit(3);
+}
+
+TEST(seccomp_cached_stacking_and_threads)
+{
+	unsigned short len = 0;
+
+	sandbox_configure(SANDBOX_SECCOMP_KILL, NULL);
+	for (unsigned int i = 0; sandbox_classes[i]; i++) {
+		ASSERT_TRUE(sandbox_program(sandbox_classes[i], &len) != NULL);
+		ASSERT_TRUE(len > 4);
+	}
+	ASSERT_EXIT0(in_child(stacked_child, "rng"));
+	ASSERT_EXIT0(in_child(stacked_child, "blk"));
+	ASSERT_EXIT0(in_child(thread_child, "rng"));
+	ASSERT_EXIT0(in_child(thread_child, "net"));
+	ASSERT_SIGSYS(in_child(fork_child, "control"));
+	ASSERT_SIGSYS(in_child(exec_map_child, "vcpu"));
+}
+
+static void kvm_run_child(const char *cls)
+{
+	sandbox_enter(cls);
+	errno = 0;
+	CHECK(ioctl(-1, KVM_RUN, 0) < 0 && errno == EBADF);
+	CHECK(ioctl(-1, KVM_IRQFD, NULL) < 0 && errno == EBADF);
+}
+
+static void tiocsti_child(const char *cls)
+{
+	char c = 'x';
+
+	sandbox_enter(cls);
+	ioctl(-1, TIOCSTI, &c);
+	_exit(3);
+}
+
+static void tun_child(const char *cls)
+{
+	sandbox_enter(cls);
+	CHECK(ioctl(-1, TUNSETOFFLOAD, 0) < 0 && errno == EBADF);
+}
+
+static void kvm_create_vm_child(const char *cls)
+{
+	sandbox_enter(cls);
+	ioctl(-1, KVM_CREATE_VM, 0);
+	_exit(3);
+}
+
+TEST(seccomp_ioctl_numbers)
+{
+	sandbox_configure(SANDBOX_SECCOMP_KILL, NULL);
+	ASSERT_EXIT0(in_child(kvm_run_child, "vcpu"));
+	ASSERT_SIGSYS(in_child(tiocsti_child, "vcpu"));
+	ASSERT_SIGSYS(in_child(kvm_create_vm_child, "vcpu"));
+	ASSERT_EXIT0(in_child(tun_child, "net"));
+	ASSERT_SIGSYS(in_child(kvm_run_child, "net"));
+	ASSERT_SIGSYS(in_child(kvm_run_child, "api"));
+	ASSERT_SIGSYS(in_child(tiocsti_child, "api"));
+	ASSERT_SIGSYS(in_child(tun_child, "rng"));
+}
+
+/* Syscalls a class must refuse even though another one allows them. */
+static void socket_child(const char *cls)
+{
+	sandbox_enter(cls);
+	socket(AF_INET, SOCK_STREAM, 0);
+	_exit(3);
+}
+
+static void open_child(const char *cls)
+{
+	sandbox_enter(cls);
+	/* vcpu: EACCES (pthread_setname_np of a worker opens /proc/...), others die */
+	CHECK(open("/", O_RDONLY) < 0 && errno == EACCES);
+}
+
+TEST(seccomp_class_differences)
+{
+	sandbox_configure(SANDBOX_SECCOMP_KILL, NULL);
+	ASSERT_SIGSYS(in_child(socket_child, "vsock")); /* AF_UNIX only */
+	ASSERT_SIGSYS(in_child(socket_child, "rng"));
+	ASSERT_EXIT0(in_child(open_child, "vcpu"));
+	ASSERT_SIGSYS(in_child(open_child, "blk"));
+	ASSERT_SIGSYS(in_child(open_child, "api"));
+}
+
+static void selftest_child(const char *cls)
+{
+	sandbox_enter(cls);
+	_exit(4);
+}
+
+TEST(seccomp_selftest_and_unknown_class)
+{
+	int st;
+
+	sandbox_configure(SANDBOX_SECCOMP_KILL, "blk");
+	ASSERT_SIGSYS(in_child(selftest_child, "blk"));
+	st = in_child(selftest_child, "rng");
+	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 4);
+	st = in_child(selftest_child, "worker"); /* not a thread class */
+	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	st = in_child(selftest_child, "bogus");
+	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	ASSERT_FALSE(sandbox_class_known("worker"));
+	ASSERT_TRUE(sandbox_class_known("console"));
+}
+
+TEST(seccomp_mode_parse)
+{
+	enum sandbox_mode m;
+
+	ASSERT_OK(sandbox_mode_parse("kill", &m));
+	ASSERT_EQ(m, SANDBOX_SECCOMP_KILL);
+	ASSERT_OK(sandbox_mode_parse("log", &m));
+	ASSERT_EQ(m, SANDBOX_SECCOMP_LOG);
+	ASSERT_OK(sandbox_mode_parse("off", &m));
+	ASSERT_EQ(m, SANDBOX_SECCOMP_OFF);
+	ASSERT_ERR(sandbox_mode_parse("on", &m), -EINVAL);
+	ASSERT_ERR(sandbox_mode_parse("", &m), -EINVAL);
+	ASSERT_ERR(sandbox_mode_parse(NULL, &m), -EINVAL);
+}
+
+static void caps_child(const char *path)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[2];
+	char err[128];
+
+	CHECK(sandbox_drop_caps(err, sizeof(err)) == 0);
+	CHECK(syscall(SYS_capget, &h, d) == 0);
+	for (int i = 0; i < 2; i++)
+		CHECK(!d[i].effective && !d[i].permitted && !d[i].inheritable);
+	CHECK(prctl(PR_CAPBSET_READ, CAP_CHOWN, 0, 0, 0) == 0);
+	CHECK(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1);
+	CHECK(chown(path, 1234, (gid_t)-1) < 0 && errno == EPERM);
+}
+
+/* A thread that drops its capabilities under an inherited filter (microvm's vCPU threads
+ * and device workers do) needs nothing the filter refuses. */
+static void caps_filtered_child(const char *path)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[2];
+	char err[128];
+
+	sandbox_configure(SANDBOX_SECCOMP_KILL, NULL);
+	sandbox_enter("rng");
+	CHECK(sandbox_drop_caps(err, sizeof(err)) == 0);
+	CHECK(syscall(SYS_capget, &h, d) == 0 && !d[0].permitted && !d[1].permitted);
+	CHECK(prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) == 0);
+}
+
+TEST(caps_drop_all)
+{
+	char path[] = "/tmp/mvcapsXXXXXX";
+	int fd = mkstemp(path), st;
+
+	ASSERT_OK(fd);
+	close(fd);
+	if (geteuid() != 0) {
+		unlink(path);
+		printf("  (not root: capability drop not checked)\n");
+		return;
+	}
+	st = in_child(caps_child, path);
+	ASSERT_EXIT0(st);
+	st = in_child(caps_filtered_child, path);
+	unlink(path);
+	ASSERT_EXIT0(st);
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VMM_SANDBOX_H
+#define VMM_SANDBOX_H
+
+#include <stddef.h>
+
+/*
+ * Seccomp per thread class (vmm/seccomp.c, allow-lists in vmm/seccomp_rules.c) and capability
+ * dropping (vmm/caps.c). The jail (namespaces, pivot_root, uid/gid) is vmm/jail.h.
+ *
+ * Filters are thread-level (no TSYNC): each thread installs the filter of its class itself,
+ * before it reads guest or client input. A thread created by a filtered thread inherits the
+ * creator's filter, and filters stack: the effective allow-list of a thread is the
+ * intersection of its own and every inherited one. So a class whose threads create threads
+ * of another class must allow what that class needs too. Today:
+ *   - device workers are started (and restarted on queue reset, joined on device reset) by
+ *     the vCPU threads, and restarted on resume by the control thread: "vcpu" and "control"
+ *     include every device class;
+ *   - the control thread starts the vCPU threads (InstanceStart) and may start the API
+ *     server: "control" includes "vcpu" and "api";
+ *   - main() enters "control" before the VM is built on that thread: "control" includes
+ *     "build" (the KVM set-up ioctls, memfd, taps, io_uring set-up, ...).
+ * The inclusion table is seccomp_rules.c's `includes`; it goes away class by class once a
+ * thread's creator is no longer a filtered thread of another class.
+ *
+ * Every filter also allows what glibc needs to create and end threads (clone with
+ * CLONE_THREAD only; clone3 fails with ENOSYS so glibc falls back to clone, whose flags a
+ * filter can see), prctl(PR_SET_NO_NEW_PRIVS / PR_SET_NAME) and seccomp(SET_MODE_FILTER):
+ * a worker started under an inherited filter must still be able to add its own.
+ * mmap/mprotect never get PROT_EXEC.
+ */
+
+enum sandbox_mode { SANDBOX_SECCOMP_KILL, SANDBOX_SECCOMP_LOG, SANDBOX_SECCOMP_OFF };
+
+/*
+ * Once, in main() before any thread (and after jail_enter(), which forks): mode from
+ * --seccomp=kill|log|off; selftest is NULL or a thread class name from the hidden option
+ * --seccomp-selftest=CLASS: that class's thread, right after installing its filter, makes a
+ * syscall its filter forbids (getppid), so the process dies of SIGSYS in kill mode.
+ * Compiles every class's filter into a cached BPF program here, so sandbox_enter() is two
+ * syscalls; a class that does not compile makes the process exit with status 1.
+ */
+void sandbox_configure(enum sandbox_mode mode, const char *selftest_class);
+
+/* "kill" / "log" / "off": 0, else -EINVAL. */
+int sandbox_mode_parse(const char *s, enum sandbox_mode *out);
+
+/*
+ * Install the calling thread's filter for its class: "control", "api", "vcpu", or a virtio
+ * device kind = its ops->name ("blk", "net", "vsock", "scsi", "pmem", "rng", "console").
+ * Unknown class, sandbox_configure() not called, or the filter cannot be loaded: logs and
+ * exits the process (status 1): a thread never runs unconfined by accident. No-op in
+ * SANDBOX_SECCOMP_OFF.
+ */
+void sandbox_enter(const char *thread_class);
+
+/*
+ * Drop every capability of the calling thread (effective, permitted, inheritable, bounding
+ * set where allowed, ambient) with libcap-ng, and set no_new_privs. Returns 0 or -errno with
+ * a message in err. Capabilities are per thread: call it on the main thread before any
+ * other thread exists (threads inherit the empty sets), or on each thread.
+ */
+int sandbox_drop_caps(char *err, size_t errlen);
+
+/* For tests and the selftest: whether name is a thread class, and the classes themselves
+ * (NULL-terminated). */
+int sandbox_class_known(const char *thread_class);
+extern const char *const sandbox_classes[];
+
+/* For tests: the cached BPF program of a class (after sandbox_configure(); NULL if unknown
+ * or mode off), its instruction count in *len. */
+const void *sandbox_program(const char *thread_class, unsigned short *len);
+
+#endif /* VMM_SANDBOX_H */

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VMM_SECCOMP_RULES_H
+#define VMM_SECCOMP_RULES_H
+
+#include <seccomp.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One conditional rule: syscall allowed (or answered with errno when `errno_val` is set)
+ * when argument `arg` compares as asked. op SCMP_CMP_MASKED_EQ uses mask; no arg: arg = -1. */
+struct seccomp_arg_rule {
+	const char *syscall;
+	int arg;
+	enum scmp_compare op;
+	uint64_t mask, value;
+	int errno_val;
+};
+
+/* A thread class's allow-list. `includes`: classes whose threads this class's threads
+ * create (they inherit this filter, see vmm/sandbox.h); their lists are added to this one. */
+struct seccomp_class {
+	const char *name;
+	const char *const *syscalls; /* unconditional, NULL-terminated */
+	const struct seccomp_arg_rule *args;
+	size_t n_args;
+	const unsigned long *ioctls; /* allowed request numbers (second argument) */
+	size_t n_ioctls;
+	const char *const *includes; /* NULL-terminated, or NULL */
+};
+
+/* Rules of every thread (glibc, thread start and end, stacking a filter); no name. */
+extern const struct seccomp_class seccomp_base;
+/* The thread classes, NULL-terminated by a zero entry; sandbox_classes[] matches. */
+extern const struct seccomp_class seccomp_classes[];
+
+const struct seccomp_class *seccomp_class_find(const char *name);
+
+#endif /* VMM_SECCOMP_RULES_H */

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/* Starting the vCPUs, pausing and resuming the whole VM (PATCH /vm). */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "devices/virtio/pci.h"
+#include "devices/virtio/virtio.h"
+#include "vmm/log.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+
+/* A vCPU stuck in a long MMIO handler still parks within this; past it the pause fails. */
+#define VM_PAUSE_TIMEOUT_S 5
+
+unsigned int vm_virtio_devices(struct vm *vm, struct virtio_dev **out, unsigned int max)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < vm->n_mmio_devs && n < max; i++)
+		out[n++] = vm->mmio_devs[i].vdev;
+	for (unsigned int i = 0; i < vm->n_pci_devs && n < max; i++)
+		out[n++] = vm->pci_devs[i]->vdev;
+	return n;
+}
+
+int vm_start_vcpus(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->n_vcpus; i++) {
+		int r;
+
+		if (vm->vcpus[i].started)
+			continue;
+		r = vcpu_start(&vm->vcpus[i]);
+		if (r < 0) {
+			vm_request_exit(vm, VM_EXIT_ERROR, 1, "cannot start vcpu%u: %s", i,
+					strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* vCPUs whose thread still runs its loop (a vCPU that stopped on its own never parks). */
+static unsigned int vm_live_vcpus(struct vm *vm)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < vm->n_vcpus; i++)
+		n += vm->vcpus[i].started && !__atomic_load_n(&vm->vcpus[i].exited, __ATOMIC_ACQUIRE);
+	return n;
+}
+
+int vm_pause(struct vm *vm)
+{
+	struct virtio_dev *devs[VM_MAX_MMIO_DEVS + VM_MAX_PCI_DEVS];
+	struct timespec deadline;
+	unsigned int n;
+	int r = 0;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	if (vm->paused) {
+		pthread_mutex_unlock(&vm->pause_lock);
+		return 0;
+	}
+	vm->paused = true;
+	for (unsigned int i = 0; i < vm->n_vcpus; i++)
+		if (vm->vcpus[i].started)
+			vcpu_kick(&vm->vcpus[i]);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += VM_PAUSE_TIMEOUT_S;
+	while (vm->n_parked < vm_live_vcpus(vm) && r != ETIMEDOUT)
+		r = pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock, &deadline);
+	if (vm->n_parked < vm_live_vcpus(vm)) {
+		/* Undo: whoever parked goes on. */
+		vm->paused = false;
+		pthread_cond_broadcast(&vm->pause_cond);
+		pthread_mutex_unlock(&vm->pause_lock);
+		log_err("pause: a vCPU did not stop within %d s", VM_PAUSE_TIMEOUT_S);
+		return -ETIMEDOUT;
+	}
+	pthread_mutex_unlock(&vm->pause_lock);
+	/* vCPUs first: no guest notification can race with a device stopping. */
+	n = vm_virtio_devices(vm, devs, sizeof(devs) / sizeof(devs[0]));
+	for (unsigned int i = 0; i < n; i++)
+		virtio_dev_pause(devs[i]);
+	return 0;
+}
+
+void vm_resume(struct vm *vm)
+{
+	struct virtio_dev *devs[VM_MAX_MMIO_DEVS + VM_MAX_PCI_DEVS];
+	unsigned int n;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	if (!vm->paused) {
+		pthread_mutex_unlock(&vm->pause_lock);
+		return;
+	}
+	pthread_mutex_unlock(&vm->pause_lock);
+	n = vm_virtio_devices(vm, devs, sizeof(devs) / sizeof(devs[0]));
+	for (unsigned int i = 0; i < n; i++)
+		virtio_dev_resume(devs[i]);
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->paused = false;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+bool vm_is_paused(struct vm *vm)
+{
+	bool p;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	p = vm->paused;
+	pthread_mutex_unlock(&vm->pause_lock);
+	return p;
+}
