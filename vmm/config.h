@@ -100,7 +100,7 @@ struct vm_config {
 	struct virtio_dev_config console_dev; /* with CONSOLE_VIRTIO */
 	/* Process outputs (PUT /logger, PUT /metrics, the config file's "logger"/"metrics"). */
 	const char *log_path;	  /* NULL: stderr */
-	int log_level;		  /* enum log_level; -1: unchanged (MICROVM_LOG or warn) */
+	int log_level;		  /* enum log_level, LOG_OFF (-2); -1: unchanged (MICROVM_LOG) */
 	bool log_show_level;	  /* prefix lines with their level */
 	bool log_show_origin;	  /* prefix lines with file:line */
 	const char *metrics_path; /* NULL: no metrics */

@@ -208,7 +208,8 @@ static int main_open_outputs(struct control *ctl)
 {
 	char err[256];
 
-	if ((ctl->cfg->log_path || ctl->cfg->log_level >= 0) &&
+	if ((ctl->cfg->log_path || ctl->cfg->log_level != -1 || ctl->cfg->log_show_level ||
+	     ctl->cfg->log_show_origin) &&
 	    control_logger_apply(ctl, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		return -1;

@@ -122,7 +122,7 @@ static int vm_setup_memory(struct vm *vm, char *err, unsigned int errlen)
 			 (unsigned long long)vm->cfg->mem_size);
 		return n;
 	}
-	r = gmem_init(&vm->mem, layout, (unsigned int)n);
+	r = gmem_init_ex(&vm->mem, layout, (unsigned int)n, vm->cfg->huge_pages);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot allocate guest memory: %s", strerror(-r));
 		return r;

@@ -60,8 +60,9 @@ int boot_e820(const struct guest_mem *gm, struct boot_e820_map *out, unsigned in
 
 /*
  * The kernel command line: cfg->cmdline, or the default for the console kind. Devices need no
- * parameters: the DSDT describes them. Returns its length, or -E2BIG when it does not fit in
- * size bytes with the NUL.
+ * parameters: the DSDT describes them. A root drive (is_root_device) adds "root=/dev/vda" or
+ * "root=PARTUUID=<uuid>" and "ro"/"rw", before any "--", unless the line has a root= already.
+ * Returns its length, or -E2BIG when it does not fit in size bytes with the NUL.
  */
 int boot_compose_cmdline(const struct vm_config *cfg, char *buf, size_t size);
 
