@@ -482,6 +482,13 @@ static int cj_parse(const char *text, size_t len, struct json_object **out, char
 	*out = json_tokener_parse_ex(tok, text, (int)len);
 	e = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
+	if (e == json_tokener_continue && end == len) {
+		/* The end of the text ends a bare number or literal too ("7", "null"): feed the
+		 * terminating NUL json-c waits for. */
+		*out = json_tokener_parse_ex(tok, "", 1);
+		e = json_tokener_get_error(tok);
+		end = len;
+	}
 	json_tokener_free(tok);
 	if (e == json_tokener_continue)
 		e = json_tokener_error_parse_eof;
@@ -633,4 +640,28 @@ int config_json_load_buf(struct vm_config *cfg, const char *text, size_t len, ch
 int config_json_load(struct vm_config *cfg, const char *text, char *err, size_t errlen)
 {
 	return config_json_load_buf(cfg, text ? text : "", text ? strlen(text) : 0, err, errlen);
+}
+
+int config_json_body_string(const char *body, size_t len, const char *what, const char *key,
+			    char **value, char *err, size_t errlen)
+{
+	const char *const keys[] = {key, NULL};
+	struct cj_ctx ctx = {err, errlen, what};
+	struct json_object *o;
+	const char *v = NULL;
+	int r;
+
+	*value = NULL;
+	r = cj_parse(body, len, &o, err, errlen);
+	if (r < 0)
+		return r;
+	r = cj_check_object(&ctx, o, "", keys);
+	if (r == 0)
+		r = cj_get_str(&ctx, o, key, true, &v);
+	if (r > 0) {
+		*value = strdup(v);
+		r = *value ? 0 : -ENOMEM;
+	}
+	json_object_put(o);
+	return r < 0 ? r : 0;
 }

@@ -65,6 +65,14 @@ int config_json_load_buf(struct vm_config *cfg, const char *text, size_t len, ch
  */
 char *config_json_dump(const struct vm_config *cfg);
 
+/*
+ * A request body that must be exactly {"<key>": "<string>"} (PUT /actions, PATCH /vm), parsed
+ * as strictly as the configuration: *value = a malloc'd copy of the string. what names the
+ * resource in messages ("actions"). 0, or -EINVAL with a message naming the problem, -ENOMEM.
+ */
+int config_json_body_string(const char *body, size_t len, const char *what, const char *key,
+			    char **value, char *err, size_t errlen);
+
 /* Release the strings this module put into cfg and clear those fields. */
 void config_json_free(struct vm_config *cfg);
 

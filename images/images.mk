@@ -24,5 +24,5 @@ images-check: images-l2-kernel images-l2-initramfs
 	$(Q)IMAGES_DIR=$(IMAGES_DIR) tests/integration/check-l2-qemu.sh
 
 # The tiny guests come from tests/guests/guests.mk when it is included.
-integration: images $(MICROVM_BIN) $(if $(GUEST_BINS),guests)
+integration: images $(MICROVM_BIN) $(if $(GUEST_BINS),guests) api-suite
 	$(Q)IMAGES_DIR=$(IMAGES_DIR) tests/integration/run-nested.sh $(abspath $(MICROVM_BIN)) $(CASES)

@@ -59,8 +59,8 @@ if [ "$mv_bin" != none ]; then
 fi
 
 # The API suite's running mode (tests/api), when built: it drives microvm's REST API in L1.
-if [ -x "$IMAGES_ROOT/build/tests/api/api_suite" ]; then
-	img_bundle "$root" "$IMAGES_ROOT/build/tests/api/api_suite" /opt/mv
+if [ -x "$IMAGES_ROOT/build/release/tests/api/api_suite" ]; then
+	img_bundle "$root" "$IMAGES_ROOT/build/release/tests/api/api_suite" /opt/mv
 fi
 
 # socat: the L1 end of the network and vsock tests (TCP with half-close, the

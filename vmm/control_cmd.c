@@ -278,73 +278,24 @@ static void ctl_instance_start(struct control *ctl, struct control_cmd *cmd)
 	ctl_reply(cmd, 204, NULL);
 }
 
-/* The one string field `key` of a body that must have exactly that field. */
-static int ctl_body_string(struct control_cmd *cmd, const char *key, const char **out,
-			   struct json_object **root)
+/* The one string field `key` of a body that must have exactly that field; 400 otherwise. */
+static int ctl_body_string(struct control_cmd *cmd, const char *what, const char *key, char **out)
 {
-	struct json_tokener *tok = json_tokener_new();
-	enum json_tokener_error jerr;
-	struct json_object *v;
+	char err[256];
+	int r = config_json_body_string(cmd->body, strlen(cmd->body), what, key, out, err,
+					sizeof(err));
 
-	if (!tok) {
-		ctl_reply(cmd, 500, "out of memory");
-		return -ENOMEM;
-	}
-	/* Strict, and the whole body (as the configuration's parser): no trailing bytes, no
-	 * single quotes or trailing commas. */
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	/* -1: up to the NUL, which also ends a bare literal ("null") */
-	*root = json_tokener_parse_ex(tok, cmd->body, -1);
-	jerr = json_tokener_get_error(tok);
-	if (jerr == json_tokener_continue)
-		jerr = json_tokener_error_parse_eof;
-	if (jerr == json_tokener_success) {
-		size_t end = json_tokener_get_parse_end(tok);
-
-		if (end < strlen(cmd->body) &&
-		    cmd->body[end + strspn(cmd->body + end, " \t\r\n")] != '\0')
-			jerr = json_tokener_error_parse_unexpected;
-	}
-	json_tokener_free(tok);
-	if (jerr != json_tokener_success) {
-		json_object_put(*root);
-		*root = NULL;
-		ctl_reply(cmd, 400, "the body is not valid JSON: %s",
-			  json_tokener_error_desc(jerr));
-		return -EINVAL;
-	}
-	if (!json_object_is_type(*root, json_type_object)) {
-		ctl_reply(cmd, 400, "the body must be a JSON object");
-		return -EINVAL;
-	}
-	json_object_object_foreach(*root, k, val)
-	{
-		(void)val;
-		if (strcmp(k, key) != 0) {
-			ctl_reply(cmd, 400, "unknown field '%s'", k);
-			return -EINVAL;
-		}
-	}
-	if (!json_object_object_get_ex(*root, key, &v)) {
-		ctl_reply(cmd, 400, "missing field '%s'", key);
-		return -EINVAL;
-	}
-	if (!json_object_is_type(v, json_type_string)) {
-		ctl_reply(cmd, 400, "field '%s' must be a string", key);
-		return -EINVAL;
-	}
-	*out = json_object_get_string(v);
-	return 0;
+	if (r < 0)
+		ctl_reply(cmd, r == -ENOMEM ? 500 : 400, "%s", r == -ENOMEM ? "out of memory" : err);
+	return r;
 }
 
 static void ctl_action(struct control *ctl, struct control_cmd *cmd)
 {
-	struct json_object *root = NULL;
-	const char *type;
-	char err[256];
+	char err[256], *type = NULL;
 
-	if (ctl_body_string(cmd, "action_type", &type, &root) < 0)
-		goto out;
+	if (ctl_body_string(cmd, "actions", "action_type", &type) < 0)
+		return;
 	if (strcmp(type, "InstanceStart") == 0) {
 		ctl_instance_start(ctl, cmd);
 	} else if (strcmp(type, "SendCtrlAltDel") == 0) {
@@ -366,17 +317,15 @@ static void ctl_action(struct control *ctl, struct control_cmd *cmd)
 			  "\"FlushMetrics\", not \"%s\"",
 			  type);
 	}
-out:
-	json_object_put(root);
+	free(type);
 }
 
 static void ctl_vm_state(struct control *ctl, struct control_cmd *cmd)
 {
-	struct json_object *root = NULL;
-	const char *state;
+	char *state = NULL;
 
-	if (ctl_body_string(cmd, "state", &state, &root) < 0)
-		goto out;
+	if (ctl_body_string(cmd, "vm", "state", &state) < 0)
+		return;
 	if (strcmp(state, "Paused") != 0 && strcmp(state, "Resumed") != 0) {
 		ctl_reply(cmd, 400, "field 'state' must be \"Paused\" or \"Resumed\", not \"%s\"",
 			  state);
@@ -396,8 +345,7 @@ static void ctl_vm_state(struct control *ctl, struct control_cmd *cmd)
 		log_info("VM resumed");
 		ctl_reply(cmd, 204, NULL);
 	}
-out:
-	json_object_put(root);
+	free(state);
 }
 
 static void ctl_get_info(struct control *ctl, struct control_cmd *cmd)

@@ -12,22 +12,26 @@
  * before it reads guest or client input. A thread created by a filtered thread inherits the
  * creator's filter, and filters stack: the effective allow-list of a thread is the
  * intersection of its own and every inherited one. So a class whose threads create threads
- * of another class must allow what that class needs too. Today:
- *   - device workers are started (and restarted on queue reset, joined on device reset) by
- *     the vCPU threads, and restarted on resume by the control thread: "vcpu" and "control"
- *     include every device class;
- *   - the control thread starts the vCPU threads (InstanceStart) and may start the API
- *     server: "control" includes "vcpu" and "api";
- *   - main() enters "control" before the VM is built on that thread: "control" includes
- *     "build" (the KVM set-up ioctls, memfd, taps, io_uring set-up, ...).
- * The inclusion table is seccomp_rules.c's `includes`; it goes away class by class once a
- * thread's creator is no longer a filtered thread of another class.
+ * of another class must allow what that class needs too. Today only the control thread
+ * creates threads, and it does so under its filter (main() enters "control" before it
+ * starts the API server and builds the VM):
+ *   - the API thread (before or after boot), the vCPU threads (InstanceStart) and every
+ *     device's persistent worker (created with the device while the VM is built; the vCPU
+ *     threads and pause/resume only wake and park it): "control" includes "api", "vcpu" and
+ *     every device class;
+ *   - the VM is built on the control thread: "control" includes "build" (the KVM set-up
+ *     ioctls, memfd, taps, io_uring set-up, ...);
+ *   - thread creation itself ("spawn": clone with CLONE_THREAD only, clone3 answers ENOSYS so
+ *     that glibc falls back to clone, whose flags a filter can see, and glibc's one lazy
+ *     rt_sigaction) is in the control filter alone: a vCPU, device or API thread that tried
+ *     to start a thread or a process dies.
+ * The inclusion table is seccomp_rules.c's `includes`.
  *
- * Every filter also allows what glibc needs to create and end threads (clone with
- * CLONE_THREAD only; clone3 fails with ENOSYS so glibc falls back to clone, whose flags a
- * filter can see), prctl(PR_SET_NO_NEW_PRIVS / PR_SET_NAME) and seccomp(SET_MODE_FILTER):
- * a worker started under an inherited filter must still be able to add its own.
- * mmap/mprotect never get PROT_EXEC.
+ * Every filter allows prctl(PR_SET_NO_NEW_PRIVS / PR_SET_NAME / the capability ones) and
+ * seccomp(SET_MODE_FILTER): a thread started under the control filter must still be able to
+ * drop its capabilities and add its own. openat, where a class does not allow it, answers
+ * EACCES (glibc's malloc reads a /proc file once, and copes). mmap/mprotect never get
+ * PROT_EXEC.
  */
 
 enum sandbox_mode { SANDBOX_SECCOMP_KILL, SANDBOX_SECCOMP_LOG, SANDBOX_SECCOMP_OFF };

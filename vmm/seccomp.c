@@ -23,7 +23,7 @@
 #include "vmm/seccomp_rules.h"
 #include "vmm/util.h"
 
-#define SANDBOX_MAX_CLASSES 16
+#define SANDBOX_MAX_CLASSES 24
 
 struct sandbox_prog {
 	const char *name;

@@ -35,16 +35,18 @@
 	{                                                                                          \
 		sc, -1, SCMP_CMP_EQ, 0, 0, e                                                       \
 	}
-#define CLASS_ARGS(a)	    .args = a, .n_args = ARRAY_SIZE(a)
-#define CLASS_IOCTLS(a)	    .ioctls = a, .n_ioctls = ARRAY_SIZE(a)
-#define SANDBOX_KICK_SIGNAL SIGUSR1 /* vmm/vcpu.c's kick: only the control thread sends it */
+#define CLASS_ARGS(a)		.args = a, .n_args = ARRAY_SIZE(a)
+#define CLASS_IOCTLS(a)		.ioctls = a, .n_ioctls = ARRAY_SIZE(a)
+#define SANDBOX_KICK_SIGNAL	SIGUSR1 /* vmm/vcpu.c's kick: only the control thread sends it */
+#define SANDBOX_GLIBC_SIGSETXID 33	/* glibc's SIGRT_1; SIGRTMIN is glibc's, not the kernel's */
 
 /*
  * Every thread: memory (malloc, thread stacks; never executable), futex (locks, joins),
  * signal masks, time (vDSO, but the syscall when the clocksource has none), thread start
  * (rseq, set_robust_list) and end, eventfd/pipe read/write/close, fstat/lseek (stdio),
  * getrandom, what a thread needs to stack its own filter on an inherited one, and what the
- * sanitizers call on thread start and exit (sigaltstack, sched_getaffinity).
+ * sanitizers call on thread start and exit (sigaltstack, sched_getaffinity). Creating
+ * threads is the control thread's alone ("spawn").
  */
 static const char *const base_syscalls[] = {
 	"read",
@@ -84,10 +86,10 @@ static const char *const base_syscalls[] = {
 
 static const struct seccomp_arg_rule base_args[] = {
 	MASKED("mmap", 2, PROT_EXEC, 0), MASKED("mprotect", 2, PROT_EXEC, 0),
-	/* threads only, never a process: fork is clone without CLONE_THREAD */
-	MASKED("clone", 0, CLONE_THREAD, CLONE_THREAD),
-	/* clone3's flags sit in memory a filter cannot read: glibc falls back to clone */
-	ERRNO_ALWAYS("clone3", ENOSYS), EQ("prctl", 0, PR_SET_NO_NEW_PRIVS),
+	/* glibc's malloc, shrinking a thread's arena the first time, reads
+	 * /proc/sys/vm/overcommit_memory (api and device threads, seen in the API suite) and
+	 * copes with a failed open; a class that opens files allows openat outright */
+	ERRNO_ALWAYS("openat", EACCES), EQ("prctl", 0, PR_SET_NO_NEW_PRIVS),
 	EQ("prctl", 0, PR_SET_NAME),
 	/* sandbox_drop_caps() on a thread already under its creator's filter */
 	EQ("prctl", 0, PR_CAPBSET_DROP), EQ("prctl", 0, PR_CAP_AMBIENT),
@@ -101,25 +103,35 @@ const struct seccomp_class seccomp_base = {
 	CLASS_ARGS(base_args),
 };
 
+/*
+ * Thread creation, for the control thread only (vCPUs, device workers, the API server):
+ * threads only, never a process (fork is clone without CLONE_THREAD); clone3's flags sit in
+ * memory a filter cannot read, so it answers ENOSYS and glibc falls back to clone; glibc
+ * (2.34+) installs its SIGSETXID handler at the process's first pthread_create(), which
+ * comes after the control filter: that one signal only.
+ */
+static const struct seccomp_arg_rule spawn_args[] = {
+	MASKED("clone", 0, CLONE_THREAD, CLONE_THREAD),
+	ERRNO_ALWAYS("clone3", ENOSYS),
+	EQ("rt_sigaction", 0, SANDBOX_GLIBC_SIGSETXID),
+};
+
 /* Every device worker: devices/virtio/core.c's epoll loop over eventfds. */
 static const char *const worker_syscalls[] = {"epoll_wait", "epoll_pwait", "epoll_ctl", NULL};
 
 /*
  * vCPU: vmm/vcpu.c's KVM_RUN loop and every PIO/MMIO handler: serial (write, poll for a full
  * pipe), i8042 / serial IRQ lines, PCI config space and MSI-X (GSI routing, irqfd), BAR moves
- * (ioeventfd, memory slots for pmem's window), virtio transports (eventfd writes), status
- * changes (core.c starts a worker: epoll_create1, clone; joins one: close), each device's
- * activate/reset (net: TUNSETOFFLOAD/TUNSETQUEUE; blk: io_uring_enter to drain, timerfd;
- * vsock: closes connections). pthread_setname_np() of a worker opens /proc/self/task/N/comm:
- * refused (the name is cosmetic) rather than allowing openat.
+ * (ioeventfd, memory slots for pmem's window), virtio transports (eventfd writes). Status
+ * changes wake or park the device's persistent worker (core.c: its epoll set is made here,
+ * epoll_create1/epoll_ctl, and closed at the stop) and run the device's activate / reset /
+ * queue reset on this thread: net applies offloads and queue pairs (TUNSETOFFLOAD,
+ * TUNSETQUEUE) and disarms its timerfd; blk drains its ring (io_uring_enter), frees its
+ * slots and disarms its timerfd; vsock closes its connections (epoll_ctl DEL, close) and
+ * disarms its timerfd. No thread is created here.
  */
 static const char *const vcpu_syscalls[] = {
-	"poll",	    "ppoll", "epoll_create1", "epoll_ctl", "timerfd_settime", "io_uring_enter",
-	"shutdown", NULL,
-};
-
-static const struct seccomp_arg_rule vcpu_args[] = {
-	ERRNO_ALWAYS("openat", EACCES),
+	"poll", "ppoll", "epoll_create1", "epoll_ctl", "timerfd_settime", "io_uring_enter", NULL,
 };
 
 static const unsigned long vcpu_ioctls[] = {
@@ -244,6 +256,8 @@ static const char *const scsi_syscalls[] = {
 /* virtio-pmem: FLUSH is msync + fdatasync of the mapped file. */
 static const char *const pmem_syscalls[] = {"msync", "fdatasync", "fsync", NULL};
 
+static const char *const no_syscalls[] = {NULL};
+
 /* virtio-rng: getrandom only, in the base list. */
 static const char *const rng_syscalls[] = {NULL};
 
@@ -251,9 +265,10 @@ static const char *const rng_syscalls[] = {NULL};
 static const char *const console_syscalls[] = {"readv", "writev", "poll", "ppoll", NULL};
 
 static const char *const worker_incl[] = {"worker", NULL};
-static const char *const vcpu_incl[] = {"blk",	"net", "vsock",	  "scsi",
-					"pmem", "rng", "console", NULL};
-static const char *const control_incl[] = {"vcpu", "api", "build", NULL};
+/* The control thread creates the vCPU threads, the device workers and the API thread: their
+ * filters stack on its own, so it allows what they need (see vmm/sandbox.h). */
+static const char *const control_incl[] = {"spawn", "vcpu", "api",  "build", "blk",	"net",
+					   "vsock", "scsi", "pmem", "rng",   "console", NULL};
 
 #define DEVICE(n, ...)                                                                             \
 	{                                                                                          \
@@ -267,11 +282,7 @@ const struct seccomp_class seccomp_classes[] = {
 	 CLASS_IOCTLS(control_ioctls),
 	 .includes = control_incl},
 	{.name = "api", .syscalls = api_syscalls},
-	{.name = "vcpu",
-	 .syscalls = vcpu_syscalls,
-	 CLASS_ARGS(vcpu_args),
-	 CLASS_IOCTLS(vcpu_ioctls),
-	 .includes = vcpu_incl},
+	{.name = "vcpu", .syscalls = vcpu_syscalls, CLASS_IOCTLS(vcpu_ioctls)},
 	DEVICE(blk),
 	DEVICE(net, CLASS_IOCTLS(net_ioctls)),
 	DEVICE(vsock, CLASS_ARGS(vsock_args)),
@@ -279,8 +290,9 @@ const struct seccomp_class seccomp_classes[] = {
 	DEVICE(pmem),
 	DEVICE(rng),
 	DEVICE(console),
-	/* not a thread class: the part every device worker shares */
+	/* not thread classes: the part every device worker shares, thread creation */
 	{.name = "worker", .syscalls = worker_syscalls},
+	{.name = "spawn", .syscalls = no_syscalls, CLASS_ARGS(spawn_args)},
 	{.name = "build",
 	 .syscalls = build_syscalls,
 	 CLASS_ARGS(build_args),

@@ -8,6 +8,8 @@
  *   otherwise a body for resource (selector % 16 - 1) of the table below, applied with PUT
  *   (bit 4 clear) or PATCH (bit 4 set), with the URL id "d" (bit 5) or none, to a config
  *   that already has a drive, an interface and a pmem device.
+ *   selector % 16 == 13, 14: a PUT /actions or PATCH /vm body (config_json_body_string,
+ *   key "action_type" / "state"), from the raw bytes, not NUL-terminated.
  * Checked: no crash, leak or undefined behaviour; a failed call leaves the config as it was
  * (its dump unchanged) and says why; no string outlives its config; whatever is accepted dumps,
  * loads back and dumps to the same text.
@@ -100,6 +102,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(before);
 		free(after);
 		check_round_trip(&cfg);
+	} else if (sel % 16 == 13 || sel % 16 == 14) {
+		char *v = NULL;
+
+		err[0] = '\0';
+		r = config_json_body_string((const char *)data + 1, size - 1, "actions",
+					    sel % 16 == 13 ? "action_type" : "state", &v, err,
+					    sizeof(err));
+		if ((r == 0) != (v != NULL) || (r < 0 && !err[0]))
+			abort(); /* a value exactly when it succeeded; every failure says why */
+		free(v);
 	}
 	config_json_free(&cfg);
 	if (cj_owned_strings() != 0)

@@ -24,7 +24,7 @@ VM_TIMEOUT=${VM_TIMEOUT:-120}
 
 ALL_CASES="linux-1cpu linux-2cpu linux-pvh linux-virtio-console linux-poweroff
 	linux-sigterm linux-panic linux-pci-mixed linux-mmio-mixed linux-pci-intx
-	linux-split linux-storage linux-storage-mmio linux-net linux-net-mmio seccomp-sigsys errors
+	linux-split linux-storage linux-storage-mmio linux-net linux-net-mmio seccomp-sigsys api errors
 	tiny-hello-pvh tiny-hello-bzimage
 	tiny-triple-fault tiny-smp tiny-smp-cmdline tiny-virtio-poll tiny-virtio-poll-ro"
 
@@ -540,6 +540,39 @@ case_seccomp_sigsys()
 	else
 		check no-sigsys FAIL "$((after - before)) seccomp kill(s): $(dmesg | grep 'type=1326.*sig=31' |
 			tail -n 3 | sed -n 's/.*\(syscall=[0-9]*\).*/\1/p' | tr '\n' ' ')"
+	fi
+	case_end
+}
+
+# The REST API on a running Linux guest (tests/api, --running mode): boot through the API,
+# swap a drive's backing file and change rate limiters while it runs, pause and resume,
+# FlushMetrics, pre-boot resources refused, GET /vm/config fed back through --config, and
+# SendCtrlAltDel last (the guest's atkbd turns it into a reboot, which ends the VM).
+# The suite prints one "ok"/"FAIL" line per check and "N passed, N failed".
+case_api()
+{
+	case_begin api
+	if [ ! -x /opt/mv/api_suite ]; then
+		check suite FAIL "/opt/mv/api_suite missing (make api-suite before the nested run)"
+		case_end
+		return
+	fi
+	t0=$(uptime_cs)
+	mkdir -p $W/api
+	API_SUITE_TIMEOUT=$VM_TIMEOUT timeout -s KILL $((VM_TIMEOUT * 3)) /opt/mv/api_suite \
+		--running --microvm "$MV" --kernel $L2/bzImage --initrd $L2/initramfs.cpio.gz \
+		--cmdline "$BASE_CMDLINE mvtest=cpus expect_cpus=1 mvend=none" \
+		>"$W/$CASE.out" 2>"$W/$CASE.err" </dev/null
+	RC=$?
+	SECS=$(awk -v a="$t0" -v b="$(uptime_cs)" 'BEGIN { printf "%.1f", (b - a) / 100 }')
+	sed -n 's/^FAIL \(.*\)/\1/p' "$W/$CASE.out" | head -n 20 | while read -r line; do
+		echo "  api: FAIL $line"
+	done
+	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$W/$CASE.out" | tail -n 1)
+	if [ "$RC" = 0 ] && [ -n "$summary" ] && echo "$summary" | grep -q ' 0 failed'; then
+		check suite PASS "$summary in ${SECS}s"
+	else
+		check suite FAIL "rc=$RC ${summary:-no summary}"
 	fi
 	case_end
 }

@@ -14,11 +14,16 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "devices/virtio/blk_internal.h"
 #include "tests/harness.h"
+#include "tests/unit/blk_util.h"
 #include "vmm/sandbox.h"
 
 /* Run fn(cls) in a child that ends with _exit (no atexit, no sanitizer leak scan under the
@@ -128,11 +133,11 @@ TEST(seccomp_off_mode_no_filter)
 	ASSERT_EXIT0(in_child(off_mode_child, "control"));
 }
 
-/* A second filter stacked on the first (a worker under the vCPU filter) loads from the
+/* A second filter stacked on the first (a worker under the control filter) loads from the
  * cache: nothing of libseccomp's compile path (memfd, allocation of its own) runs there. */
 static void stacked_child(const char *cls)
 {
-	sandbox_enter("vcpu");
+	sandbox_enter("control");
 	sandbox_enter(cls);
 	sandbox_enter(cls);
 	CHECK(getpid() > 0);
@@ -145,20 +150,41 @@ static void *thread_enters(void *arg)
 	return (void *)(long)getpid();
 }
 
-/* pthread_create under a filter: clone3 answers ENOSYS, clone with CLONE_THREAD passes,
- * the new thread stacks its own filter and can exit and be joined. */
+/* pthread_create under the control filter: clone3 answers ENOSYS, clone with CLONE_THREAD
+ * passes, the new thread stacks its own filter and can exit and be joined. The process's
+ * first pthread_create comes after the filter, as in microvm (glibc then installs its
+ * SIGSETXID handler: rt_sigaction). */
 static void thread_child(const char *cls)
 {
 	pthread_t t;
 	void *ret;
 
-	/* glibc's first pthread_create installs its internal signal handlers; microvm's main
-	 * thread starts threads before any filter, as here */
-	CHECK(pthread_create(&t, NULL, thread_enters, NULL) == 0 && pthread_join(t, NULL) == 0);
-	sandbox_enter("vcpu");
+	sandbox_enter("control");
 	CHECK(pthread_create(&t, NULL, thread_enters, (void *)cls) == 0);
 	CHECK(pthread_join(t, &ret) == 0);
 	CHECK((pid_t)(long)ret == getpid());
+	CHECK(pthread_create(&t, NULL, thread_enters, (void *)cls) == 0);
+	CHECK(pthread_join(t, NULL) == 0);
+}
+
+/* Any other class creating a thread dies (clone3's ENOSYS is the control filter's only),
+ * even when glibc's handlers are in place already. */
+static void thread_refused_child(const char *cls)
+{
+	pthread_t t;
+
+	CHECK(pthread_create(&t, NULL, thread_enters, NULL) == 0 && pthread_join(t, NULL) == 0);
+	sandbox_enter(cls);
+	pthread_create(&t, NULL, thread_enters, NULL);
+	_exit(3);
+}
+
+/* Any signal handler but glibc's SIGSETXID is refused, on control too. */
+static void sigaction_child(const char *cls)
+{
+	sandbox_enter(cls);
+	signal(SIGUSR2, SIG_IGN);
+	_exit(3);
 }
 
 static void fork_child(const char *cls)
@@ -189,6 +215,11 @@ TEST(seccomp_cached_stacking_and_threads)
 	ASSERT_EXIT0(in_child(stacked_child, "blk"));
 	ASSERT_EXIT0(in_child(thread_child, "rng"));
 	ASSERT_EXIT0(in_child(thread_child, "net"));
+	ASSERT_EXIT0(in_child(thread_child, "vcpu"));
+	ASSERT_EXIT0(in_child(thread_child, "api"));
+	for (unsigned int i = 1; sandbox_classes[i]; i++) /* [0] is control */
+		ASSERT_SIGSYS(in_child(thread_refused_child, sandbox_classes[i]));
+	ASSERT_SIGSYS(in_child(sigaction_child, "control"));
 	ASSERT_SIGSYS(in_child(fork_child, "control"));
 	ASSERT_SIGSYS(in_child(exec_map_child, "vcpu"));
 }
@@ -244,11 +275,45 @@ static void socket_child(const char *cls)
 	_exit(3);
 }
 
+/* Every class but control answers openat with EACCES (glibc's malloc opens
+ * /proc/sys/vm/overcommit_memory the first time it shrinks a thread's arena). */
 static void open_child(const char *cls)
 {
+	int fd;
+
 	sandbox_enter(cls);
-	/* vcpu: EACCES (pthread_setname_np of a worker opens /proc/...), others die */
-	CHECK(open("/", O_RDONLY) < 0 && errno == EACCES);
+	fd = open("/", O_RDONLY | O_CLOEXEC);
+	if (strcmp(cls, "control") == 0) {
+		CHECK(fd >= 0);
+		close(fd);
+	} else {
+		CHECK(fd < 0 && errno == EACCES);
+	}
+}
+
+/* What the vCPU thread runs of a device's activate/reset must pass; what only the device's
+ * own worker does must not (the vCPU filter no longer includes the device classes). */
+static void vcpu_reset_calls_child(const char *cls)
+{
+	struct itimerspec off = {0};
+	int ep, tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+
+	CHECK(tfd >= 0);
+	sandbox_enter(cls);
+	CHECK(timerfd_settime(tfd, 0, &off, NULL) == 0);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	CHECK(ep >= 0);
+	close(ep);
+	CHECK(syscall(SYS_io_uring_enter, -1, 0, 0, 0, NULL, 0) < 0 && errno == EBADF);
+}
+
+static void vcpu_pwritev_child(const char *cls)
+{
+	struct iovec iov = {0};
+
+	sandbox_enter(cls);
+	syscall(SYS_pwritev, -1, &iov, 1, 0, 0); /* blk's and scsi's worker only */
+	_exit(3);
 }
 
 TEST(seccomp_class_differences)
@@ -256,9 +321,12 @@ TEST(seccomp_class_differences)
 	sandbox_configure(SANDBOX_SECCOMP_KILL, NULL);
 	ASSERT_SIGSYS(in_child(socket_child, "vsock")); /* AF_UNIX only */
 	ASSERT_SIGSYS(in_child(socket_child, "rng"));
-	ASSERT_EXIT0(in_child(open_child, "vcpu"));
-	ASSERT_SIGSYS(in_child(open_child, "blk"));
-	ASSERT_SIGSYS(in_child(open_child, "api"));
+	for (unsigned int i = 0; sandbox_classes[i]; i++)
+		ASSERT_EXIT0(in_child(open_child, sandbox_classes[i]));
+	ASSERT_EXIT0(in_child(vcpu_reset_calls_child, "vcpu"));
+	ASSERT_SIGSYS(in_child(vcpu_pwritev_child, "vcpu"));
+	ASSERT_SIGSYS(in_child(vcpu_pwritev_child, "api"));
+	ASSERT_EXIT0(in_child(vcpu_reset_calls_child, "control"));
 }
 
 static void selftest_child(const char *cls)
@@ -296,6 +364,74 @@ TEST(seccomp_mode_parse)
 	ASSERT_ERR(sandbox_mode_parse("on", &m), -EINVAL);
 	ASSERT_ERR(sandbox_mode_parse("", &m), -EINVAL);
 	ASSERT_ERR(sandbox_mode_parse(NULL, &m), -EINVAL);
+}
+
+/* One SQE on the drive's ring, reaped here (the engine never sees its CQE): its result. */
+static int ring_try(struct io_uring *ring, void (*prep)(struct io_uring_sqe *, void *), void *arg)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	struct io_uring_cqe *cqe;
+	int r;
+
+	ASSERT_TRUE(sqe != NULL);
+	prep(sqe, arg);
+	io_uring_sqe_set_data(sqe, NULL);
+	ASSERT_EQ(io_uring_submit_and_wait(ring, 1), 1);
+	ASSERT_OK(io_uring_peek_cqe(ring, &cqe));
+	r = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	return r;
+}
+
+static void prep_openat(struct io_uring_sqe *sqe, void *arg)
+{
+	(void)arg;
+	io_uring_prep_openat(sqe, AT_FDCWD, "/etc/hostname", O_RDONLY | O_CLOEXEC, 0);
+}
+
+static void prep_nop(struct io_uring_sqe *sqe, void *arg)
+{
+	(void)arg;
+	io_uring_prep_nop(sqe);
+}
+
+static void prep_read(struct io_uring_sqe *sqe, void *arg)
+{
+	struct blk_dev *blk = arg;
+	static char buf[512];
+
+	io_uring_prep_read(sqe, blk->fd, buf, sizeof(buf), 0); /* IORING_OP_READ, not READV */
+}
+
+static void prep_readv(struct io_uring_sqe *sqe, void *arg)
+{
+	struct blk_dev *blk = arg;
+	static char buf[512];
+	static struct iovec iov = {buf, sizeof(buf)};
+
+	io_uring_prep_readv(sqe, blk->fd, &iov, 1, 0);
+}
+
+/* blk's ring is restricted to READV, WRITEV and FSYNC and to no further registration: any
+ * other SQE (an open of a host file, a plain READ, even a NOP) completes with -EACCES. */
+TEST(blk_uring_restricted_opcodes)
+{
+	struct disk_config cfg = {.engine = DISK_ENGINE_URING};
+	struct blk_dev *blk;
+	struct bt t;
+	int fd = 0;
+
+	bt_open_cfg(&t, FD_MMIO, "/tmp", 64 * SECTOR, &cfg, FD_FEATURES_ALL, true);
+	blk = to_blk(t.vdev);
+	ASSERT_TRUE(blk->uring);
+	ASSERT_EQ(ring_try(&blk->ring, prep_openat, NULL), -EACCES);
+	ASSERT_EQ(ring_try(&blk->ring, prep_nop, NULL), -EACCES);
+	ASSERT_EQ(ring_try(&blk->ring, prep_read, blk), -EACCES);
+	ASSERT_EQ(ring_try(&blk->ring, prep_readv, blk), 512);
+	ASSERT_ERR(io_uring_register_files(&blk->ring, &fd, 1), -EACCES);
+	/* the engine itself still works */
+	ASSERT_EQ(bt_read(&t, 1, SECTOR, NULL, NULL), VIRTIO_BLK_S_OK);
+	bt_close(&t);
 }
 
 static void caps_child(const char *path)
