@@ -2,8 +2,8 @@
 /*
  * Seccomp filters per thread class. sandbox_configure() compiles every class once with
  * libseccomp and keeps the BPF; sandbox_enter() only loads it (no_new_privs + seccomp(2)), so
- * the device workers, which restart on every queue and device reset, pay two syscalls and
- * need nothing of libseccomp's (which allocates and writes to an fd) under their filter.
+ * a thread that starts under the control filter (vCPUs, device workers, the API server) pays
+ * two syscalls and needs nothing of libseccomp's (which allocates and writes to an fd).
  */
 #include "vmm/sandbox.h"
 

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/sockios.h>
 #include <linux/kvm.h>
 #include <linux/prctl.h>
 #include <linux/seccomp.h>
@@ -201,6 +202,7 @@ static const unsigned long build_ioctls[] = {
 	KVM_SET_GSI_ROUTING,
 	KVM_IRQFD,
 	KVM_IOEVENTFD,
+	SIOCGIFINDEX, /* if_nametoindex(): does --net tap=NAME exist (on an AF_UNIX socket) */
 	TUNSETIFF,
 	TUNGETIFF,
 	TUNSETVNETHDRSZ,

@@ -488,7 +488,7 @@ seccomp_devs()
 	blk) echo "--disk path=$W/disk.img" ;;
 	net) echo "--net auto" ;;
 	vsock) echo "--vsock cid=3,path=$W/sc-v.sock" ;;
-	scsi) echo "--scsi path=$W/disk.img" ;;
+	scsi) echo "--scsi path=$W/sc-lun.img" ;;
 	pmem) echo "--pmem path=$W/sc-pmem.img" ;;
 	rng) echo "--rng" ;;
 	console) echo "--console virtio" ;;
@@ -510,6 +510,7 @@ case_seccomp_sigsys()
 {
 	case_begin seccomp-sigsys
 	new_disk $W/disk.img
+	new_disk $W/sc-lun.img # a file backs one drive or one LUN, not both
 	rm -f $W/sc-pmem.img
 	truncate -s 2M $W/sc-pmem.img
 	for cls in control api vcpu blk net vsock scsi pmem rng console; do
@@ -526,14 +527,22 @@ case_seccomp_sigsys()
 	done
 	before=$(audit_sigsys)
 	rm -f $W/sc-api.sock $W/sc-v.sock
+	# info: blk says so if its restricted io_uring was refused (synchronous fallback)
+	export MICROVM_LOG=info
 	vm "$CASE" "$VM_TIMEOUT" --kernel $L2/bzImage --initrd $L2/initramfs.cpio.gz \
 		--cpus 2 --mem 256M --seccomp=kill --api-sock $W/sc-api.sock \
-		--disk path=$W/disk.img --scsi path=$W/disk.img,ro --pmem path=$W/sc-pmem.img \
+		--disk path=$W/disk.img --scsi path=$W/sc-lun.img,ro --pmem path=$W/sc-pmem.img \
 		--net auto --vsock cid=3,path=$W/sc-v.sock --rng --console virtio \
 		--cmdline "$BASE_CMDLINE mvtest=smoke expect_cpus=2 disk_sectors=$((DISK_MB * 2048))"
+	unset MICROVM_LOG
 	check_rc 0
 	grep -q '^MVTEST END reboot' "$W/$CASE.out" && check guest-end PASS ||
 		check guest-end FAIL "guest never reached the end of /init"
+	if grep -q 'io_uring unavailable' "$W/$CASE.err"; then
+		check blk-uring-restricted FAIL "$(grep -m1 'io_uring unavailable' "$W/$CASE.err")"
+	else
+		check blk-uring-restricted PASS "R_DISABLED ring restricted and enabled"
+	fi
 	after=$(audit_sigsys)
 	if [ "$after" = "$before" ]; then
 		check no-sigsys PASS "kill mode, every device class"
@@ -561,7 +570,7 @@ case_api()
 	mkdir -p $W/api
 	API_SUITE_TIMEOUT=$VM_TIMEOUT timeout -s KILL $((VM_TIMEOUT * 3)) /opt/mv/api_suite \
 		--running --microvm "$MV" --kernel $L2/bzImage --initrd $L2/initramfs.cpio.gz \
-		--cmdline "$BASE_CMDLINE mvtest=cpus expect_cpus=1 mvend=none" \
+		--cmdline "$BASE_CMDLINE mvtest=cpus,kbd expect_cpus=2 mvend=none" \
 		>"$W/$CASE.out" 2>"$W/$CASE.err" </dev/null
 	RC=$?
 	SECS=$(awk -v a="$t0" -v b="$(uptime_cs)" 'BEGIN { printf "%.1f", (b - a) / 100 }')

@@ -5,6 +5,7 @@
 #include <linux/capability.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
+#include <net/if.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -254,6 +255,14 @@ static void kvm_create_vm_child(const char *cls)
 	_exit(3);
 }
 
+/* --net tap=NAME: if_nametoindex() asks the kernel on an AF_UNIX socket (SIOCGIFINDEX) while
+ * the control thread builds the VM (found by the nested linux-net-mmio case). */
+static void ifindex_child(const char *cls)
+{
+	sandbox_enter(cls);
+	CHECK(if_nametoindex("lo") > 0);
+}
+
 TEST(seccomp_ioctl_numbers)
 {
 	sandbox_configure(SANDBOX_SECCOMP_KILL, NULL);
@@ -265,6 +274,8 @@ TEST(seccomp_ioctl_numbers)
 	ASSERT_SIGSYS(in_child(kvm_run_child, "api"));
 	ASSERT_SIGSYS(in_child(tiocsti_child, "api"));
 	ASSERT_SIGSYS(in_child(tun_child, "rng"));
+	ASSERT_EXIT0(in_child(ifindex_child, "control"));
+	ASSERT_SIGSYS(in_child(ifindex_child, "net"));
 }
 
 /* Syscalls a class must refuse even though another one allows them. */
