@@ -11,7 +11,11 @@ CFLAGS  := -std=gnu11 -O2 -g -D_GNU_SOURCE -I. -fstack-protector-strong -D_FORTI
            -Wundef -Wvla -Wpointer-arith -Wwrite-strings -Wno-unused-parameter \
            $(if $(filter 0,$(WERROR)),,-Werror) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
            $(EXTRA_CFLAGS)
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread
+# libseccomp is for the build-time filter compiler (and the unit tests) only, not microvm.
+LDLIBS  := $(shell pkg-config --libs $(filter-out libseccomp,$(PKGS)) 2>/dev/null) -lhttp_parser -lpthread
+SECCOMP_LIBS := $(shell pkg-config --libs libseccomp 2>/dev/null)
+HOSTCC  ?= $(CC)
+HOST_CFLAGS := $(CFLAGS)
 ifneq ($(SAN),)
 CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -O1 -U_FORTIFY_SOURCE
 LDFLAGS += -fsanitize=$(SAN)
@@ -24,7 +28,7 @@ CFLAGS  += -DMICROVM_VERSION=\"$(VERSION)\"
 VMM_SRCS     := vmm/bus.c vmm/cli.c vmm/cli_net.c vmm/guest_mem.c vmm/irq.c vmm/kvm_pci.c vmm/log.c vmm/term.c vmm/vcpu.c \
                 vmm/vm.c vmm/vm_devices.c vmm/vm_run.c
 VMM_SRCS     += vmm/vm_pause.c vmm/control.c vmm/control_cmd.c vmm/control_outputs.c vmm/main_opts.c vmm/metrics.c
-VMM_SRCS     += vmm/caps.c vmm/jail.c vmm/seccomp.c vmm/seccomp_rules.c
+VMM_SRCS     += vmm/caps.c vmm/jail.c vmm/seccomp.c
 DEVICE_SRCS  := devices/legacy/serial.c devices/pci/msix.c devices/pci/pci.c devices/scsi/info.c devices/scsi/io.c devices/scsi/mode.c devices/scsi/target.c devices/virtio/blk.c devices/virtio/blk_inflight.c devices/virtio/blk_limit.c devices/virtio/blk_req.c devices/virtio/blk_uring.c devices/virtio/console.c devices/virtio/core.c devices/virtio/mmio.c devices/virtio/net.c devices/virtio/net_ctrl.c devices/virtio/net_filter.c devices/virtio/net_hdr.c devices/virtio/net_io.c devices/virtio/net_rss.c devices/virtio/net_tap.c devices/virtio/pci.c devices/virtio/pci_common.c devices/virtio/pmem.c devices/virtio/rng.c devices/virtio/scsi.c devices/virtio/token_bucket.c devices/virtio/virtqueue.c devices/virtio/vq_packed.c devices/virtio/vq_split.c devices/virtio/vsock.c devices/virtio/vsock_conn.c devices/virtio/vsock_host.c
 ARCH_SRCS    := arch/x86_64/acpi.c arch/x86_64/aml.c arch/x86_64/arch.c arch/x86_64/boot.c arch/x86_64/cpu.c arch/x86_64/irq_routes.c arch/x86_64/irqchip.c arch/x86_64/platform.c devices/legacy/acpi_pm.c devices/legacy/i8042.c devices/legacy/pvpanic.c
 API_SRCS     := api/http.c api/router.c api/server.c api/routes.c
@@ -32,7 +36,11 @@ API_JSON_SRCS := api/config_json.c api/config_json_dev.c api/config_json_dump.c 
 MAIN_SRCS    := vmm/main.c
 
 LIB_SRCS := $(VMM_SRCS) $(DEVICE_SRCS) $(ARCH_SRCS) $(API_SRCS) $(API_JSON_SRCS)
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/seccomp_bpf.o
+# The seccomp filters, compiled at build time by a host tool (vmm/seccomp_gen.c); the unit
+# tests link its compiler too, to check the generated programs against it.
+SECCOMP_GEN_SRCS := vmm/seccomp_gen.c vmm/seccomp_compile.c vmm/seccomp_rules.c
+SECCOMP_TEST_OBJS := $(BUILD)/vmm/seccomp_compile.o $(BUILD)/vmm/seccomp_rules.o
 MAIN_OBJS := $(MAIN_SRCS:%.c=$(BUILD)/%.o)
 
 TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c) $(wildcard tests/fakedrv/*.c)) tests/harness.c
@@ -48,8 +56,19 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/unit-tests: $(LIB_OBJS) $(TEST_OBJS)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/seccomp_gen: $(SECCOMP_GEN_SRCS) vmm/seccomp_rules.h vmm/util.h
+	@mkdir -p $(@D)
+	$(Q)$(HOSTCC) $(HOST_CFLAGS) -o $@ $(SECCOMP_GEN_SRCS) $(SECCOMP_LIBS)
+
+$(BUILD)/gen/seccomp_bpf.c: $(BUILD)/seccomp_gen
+	@mkdir -p $(@D)
+	$(Q)$(BUILD)/seccomp_gen $@
+
+$(BUILD)/gen/seccomp_bpf.o: $(BUILD)/gen/seccomp_bpf.c
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/unit-tests: $(LIB_OBJS) $(TEST_OBJS) $(SECCOMP_TEST_OBJS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SECCOMP_LIBS)
 
 # Host-side unit and fake-driver tests (no KVM needed).
 unit: $(BUILD)/unit-tests
@@ -99,5 +118,5 @@ format:
 format-check:
 	clang-format --dry-run -Werror $(FORMAT_FILES)
 
--include $(LIB_OBJS:.o=.d) $(MAIN_OBJS:.o=.d) $(TEST_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(MAIN_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(SECCOMP_TEST_OBJS:.o=.d)
 -include tests/api/api.mk

@@ -5,8 +5,9 @@
 #include <stddef.h>
 
 /*
- * Seccomp per thread class (vmm/seccomp.c, allow-lists in vmm/seccomp_rules.c) and capability
- * dropping (vmm/caps.c). The jail (namespaces, pivot_root, uid/gid) is vmm/jail.h.
+ * Seccomp per thread class (vmm/seccomp.c, allow-lists in vmm/seccomp_rules.c, compiled at
+ * build time by vmm/seccomp_gen.c) and capability dropping (vmm/caps.c). The jail (namespaces,
+ * pivot_root, uid/gid) is vmm/jail.h.
  *
  * Filters are thread-level (no TSYNC): each thread installs the filter of its class itself,
  * before it reads guest or client input. A thread created by a filtered thread inherits the
@@ -41,8 +42,8 @@ enum sandbox_mode { SANDBOX_SECCOMP_KILL, SANDBOX_SECCOMP_LOG, SANDBOX_SECCOMP_O
  * --seccomp=kill|log|off; selftest is NULL or a thread class name from the hidden option
  * --seccomp-selftest=CLASS: that class's thread, right after installing its filter, makes a
  * syscall its filter forbids (getppid), so the process dies of SIGSYS in kill mode.
- * Compiles every class's filter into a cached BPF program here, so sandbox_enter() is two
- * syscalls; a class that does not compile makes the process exit with status 1.
+ * Only records them: the filters were compiled at build time (sandbox_bpf below), so a
+ * start pays nothing for them and sandbox_enter() is two syscalls.
  */
 void sandbox_configure(enum sandbox_mode mode, const char *selftest_class);
 
@@ -71,8 +72,23 @@ int sandbox_drop_caps(char *err, size_t errlen);
 int sandbox_class_known(const char *thread_class);
 extern const char *const sandbox_classes[];
 
-/* For tests: the cached BPF program of a class (after sandbox_configure(); NULL if unknown
- * or mode off), its instruction count in *len. */
+/* For tests: the BPF program sandbox_enter() loads for a class in the configured mode (after
+ * sandbox_configure(); NULL if unknown or mode off), its instruction count in *len. */
 const void *sandbox_program(const char *thread_class, unsigned short *len);
+
+/*
+ * The filters, compiled at build time: vmm/seccomp_gen.c runs libseccomp over
+ * vmm/seccomp_rules.c and writes build/<variant>/gen/seccomp_bpf.c, which defines this table
+ * (one entry per thread class, then a NULL name) and sandbox_classes[]. `kill` and `log` are
+ * the class's program with default action SECCOMP_RET_KILL_PROCESS resp. SECCOMP_RET_LOG;
+ * both kill a foreign architecture or an x32 syscall.
+ */
+struct sock_filter;
+struct sandbox_bpf {
+	const char *name;
+	const struct sock_filter *kill, *log;
+	unsigned short kill_len, log_len;
+};
+extern const struct sandbox_bpf sandbox_bpf[];
 
 #endif /* VMM_SANDBOX_H */

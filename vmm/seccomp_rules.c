@@ -302,8 +302,9 @@ const struct seccomp_class seccomp_classes[] = {
 	{.name = NULL},
 };
 
-const char *const sandbox_classes[] = {"control", "api",  "vcpu", "blk",     "net", "vsock",
-				       "scsi",	  "pmem", "rng",  "console", NULL};
+/* The thread classes, in the order of the generated table (vmm/seccomp_gen.c). */
+const char *const seccomp_thread_classes[] = {"control", "api",	 "vcpu", "blk",	    "net", "vsock",
+					      "scsi",	 "pmem", "rng",	 "console", NULL};
 
 const struct seccomp_class *seccomp_class_find(const char *name)
 {

@@ -30,9 +30,23 @@ struct seccomp_class {
 
 /* Rules of every thread (glibc, thread start and end, stacking a filter); no name. */
 extern const struct seccomp_class seccomp_base;
-/* The thread classes, NULL-terminated by a zero entry; sandbox_classes[] matches. */
+/* Every class, NULL-terminated by a zero entry: the thread classes and the parts they
+ * include ("worker", "spawn", "build"). */
 extern const struct seccomp_class seccomp_classes[];
+/* The names of the thread classes (NULL-terminated): what vmm/seccomp_gen.c compiles. */
+extern const char *const seccomp_thread_classes[];
 
 const struct seccomp_class *seccomp_class_find(const char *name);
+
+struct sock_fprog;
+/*
+ * Compile class `thread_class` (with seccomp_base and its includes, transitively) into a BPF
+ * program in out->filter (malloc'ed): allowed calls pass, errno rules answer, anything else
+ * gets def_action (SCMP_ACT_KILL_PROCESS or SCMP_ACT_LOG); a foreign architecture or an x32
+ * syscall kills the process whatever def_action is. Build time only (vmm/seccomp_compile.c,
+ * libseccomp): 0, -ENOENT (not in seccomp_classes), -EXDEV (build host not x86_64) or libseccomp's
+ * -errno.
+ */
+int seccomp_compile(const char *thread_class, uint32_t def_action, struct sock_fprog *out);
 
 #endif /* VMM_SECCOMP_RULES_H */

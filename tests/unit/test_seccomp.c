@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/if_tun.h>
+#include <linux/filter.h>
 #include <linux/kvm.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <pthread.h>
 #include <signal.h>
@@ -26,6 +28,7 @@
 #include "tests/harness.h"
 #include "tests/unit/blk_util.h"
 #include "vmm/sandbox.h"
+#include "vmm/seccomp_rules.h"
 
 /* Run fn(cls) in a child that ends with _exit (no atexit, no sanitizer leak scan under the
  * filter); returns its wait status. */
@@ -134,8 +137,8 @@ TEST(seccomp_off_mode_no_filter)
 	ASSERT_EXIT0(in_child(off_mode_child, "control"));
 }
 
-/* A second filter stacked on the first (a worker under the control filter) loads from the
- * cache: nothing of libseccomp's compile path (memfd, allocation of its own) runs there. */
+/* A second filter stacked on the first (a worker under the control filter) loads its
+ * precompiled program: nothing but prctl and seccomp runs there. */
 static void stacked_child(const char *cls)
 {
 	sandbox_enter("control");
@@ -338,6 +341,63 @@ TEST(seccomp_class_differences)
 	ASSERT_SIGSYS(in_child(vcpu_pwritev_child, "vcpu"));
 	ASSERT_SIGSYS(in_child(vcpu_pwritev_child, "api"));
 	ASSERT_EXIT0(in_child(vcpu_reset_calls_child, "control"));
+}
+
+/* The programs microvm links (generated at build time) are, instruction for instruction,
+ * what libseccomp compiles now from the same rules: the build did not go stale. */
+TEST(seccomp_generated_matches_libseccomp)
+{
+	static const struct {
+		enum sandbox_mode mode;
+		uint32_t action;
+	} modes[] = {{SANDBOX_SECCOMP_KILL, SCMP_ACT_KILL_PROCESS},
+		     {SANDBOX_SECCOMP_LOG, SCMP_ACT_LOG}};
+	struct sock_fprog fresh;
+	const void *gen;
+	unsigned short len;
+	unsigned int n = 0;
+
+	for (unsigned int m = 0; m < ARRAY_SIZE(modes); m++) {
+		sandbox_configure(modes[m].mode, NULL);
+		for (n = 0; seccomp_thread_classes[n]; n++) {
+			ASSERT_STR_EQ(sandbox_classes[n], seccomp_thread_classes[n]);
+			gen = sandbox_program(sandbox_classes[n], &len);
+			ASSERT_TRUE(gen != NULL);
+			ASSERT_OK(seccomp_compile(sandbox_classes[n], modes[m].action, &fresh));
+			ASSERT_EQ(len, fresh.len);
+			ASSERT_MEM_EQ(gen, fresh.filter, len * sizeof(*fresh.filter));
+			free(fresh.filter);
+		}
+		ASSERT_TRUE(sandbox_classes[n] == NULL);
+	}
+	ASSERT_ERR(seccomp_compile("bogus", SCMP_ACT_KILL_PROCESS, &fresh), -ENOENT);
+}
+
+/* The architecture check is in every program: an x32 syscall (same arch, bit 30 set) kills
+ * the process in log mode too, where a forbidden x86_64 call only gets logged. */
+static void x32_child(const char *cls)
+{
+	sandbox_enter(cls);
+	syscall(0x40000000 /* __X32_SYSCALL_BIT */ | SYS_getpid);
+	_exit(3);
+}
+
+TEST(seccomp_x32_killed_in_every_mode)
+{
+	const struct sock_filter *p;
+	unsigned short len;
+
+	sandbox_configure(SANDBOX_SECCOMP_KILL, NULL);
+	ASSERT_SIGSYS(in_child(x32_child, "rng"));
+	sandbox_configure(SANDBOX_SECCOMP_LOG, NULL);
+	for (unsigned int i = 0; sandbox_classes[i]; i++) {
+		ASSERT_SIGSYS(in_child(x32_child, sandbox_classes[i]));
+		p = sandbox_program(sandbox_classes[i], &len);
+		/* first: load seccomp_data.arch, compare with AUDIT_ARCH_X86_64 */
+		ASSERT_TRUE(p[0].code == (BPF_LD | BPF_W | BPF_ABS) && p[0].k == 4);
+		ASSERT_TRUE(p[1].code == (BPF_JMP | BPF_JEQ | BPF_K) && p[1].k == 0xc000003e);
+		ASSERT_EQ(p[len - 1].code, BPF_RET | BPF_K);
+	}
 }
 
 static void selftest_child(const char *cls)
