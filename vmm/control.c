@@ -11,6 +11,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm/arch.h"
@@ -42,7 +43,8 @@ int control_check_files(const struct vm_config *cfg, char *err, size_t errlen)
 	}
 	if (arch_check_kernel(cfg->kernel, err, (unsigned int)errlen) < 0)
 		return -EINVAL;
-	if (cfg->initrd && (r = control_check_file("initrd", cfg->initrd, O_RDONLY, err, errlen)) < 0)
+	if (cfg->initrd &&
+	    (r = control_check_file("initrd", cfg->initrd, O_RDONLY, err, errlen)) < 0)
 		return r;
 	for (unsigned int i = 0; i < cfg->n_disks; i++) {
 		const struct disk_config *d = &cfg->disks[i];
@@ -221,9 +223,29 @@ static bool control_signal(struct control *ctl)
 	return false;
 }
 
+static long long control_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Whether VM_LOOP_IDLE_MS passed since *last (then reset to now). */
+static bool control_idle_due(long long *last)
+{
+	long long now = control_now_ms();
+
+	if (now - *last < VM_LOOP_IDLE_MS)
+		return false;
+	*last = now;
+	return true;
+}
+
 static void control_loop(struct control *ctl)
 {
 	struct epoll_event evs[8];
+	long long last_idle = control_now_ms();
 
 	for (;;) {
 		int n;
@@ -237,7 +259,9 @@ static void control_loop(struct control *ctl)
 				vm_request_exit(&ctl->vm, VM_EXIT_ERROR, 1, "control loop failed");
 			return;
 		}
-		if (n == 0 && ctl->vm_built)
+		/* Console output waits at most VM_LOOP_IDLE_MS for the rest of its line, also
+		 * while API requests keep the loop busy. */
+		if (ctl->vm_built && (n == 0 || control_idle_due(&last_idle)))
 			vm_loop_idle(&ctl->vm);
 		for (int i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;

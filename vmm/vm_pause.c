@@ -10,8 +10,10 @@
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
-/* A vCPU stuck in a long MMIO handler still parks within this; past it the pause fails. */
-#define VM_PAUSE_TIMEOUT_S 5
+/* Every vCPU parks within microseconds on hardware KVM; under nested emulation on a loaded
+ * host it took seconds. Past this the pause fails (500) and the VM runs on. */
+#define VM_PAUSE_TIMEOUT_S 15
+#define VM_PAUSE_REKICK_MS 100
 
 unsigned int vm_virtio_devices(struct vm *vm, struct virtio_dev **out, unsigned int max)
 {
@@ -51,6 +53,17 @@ static unsigned int vm_live_vcpus(struct vm *vm)
 	return n;
 }
 
+/* pause_lock held. */
+static void vm_kick_unparked(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->n_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (v->started && !v->parked && !__atomic_load_n(&v->exited, __ATOMIC_ACQUIRE))
+			vcpu_kick(v);
+	}
+}
+
 int vm_pause(struct vm *vm)
 {
 	struct virtio_dev *devs[VM_MAX_MMIO_DEVS + VM_MAX_PCI_DEVS];
@@ -64,13 +77,29 @@ int vm_pause(struct vm *vm)
 		return 0;
 	}
 	vm->paused = true;
-	for (unsigned int i = 0; i < vm->n_vcpus; i++)
-		if (vm->vcpus[i].started)
-			vcpu_kick(&vm->vcpus[i]);
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += VM_PAUSE_TIMEOUT_S;
-	while (vm->n_parked < vm_live_vcpus(vm) && r != ETIMEDOUT)
-		r = pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock, &deadline);
+	/* Kick every vCPU not parked yet, again every VM_PAUSE_REKICK_MS: a kick that came
+	 * while the thread was between its check and KVM_RUN is caught by immediate_exit, but
+	 * under nested virtualization a signal's IPI into a running guest was seen to get lost. */
+	while (vm->n_parked < vm_live_vcpus(vm) && r != ETIMEDOUT) {
+		struct timespec slice;
+
+		vm_kick_unparked(vm);
+		clock_gettime(CLOCK_MONOTONIC, &slice);
+		slice.tv_nsec += VM_PAUSE_REKICK_MS * 1000000L;
+		if (slice.tv_nsec >= 1000000000L) {
+			slice.tv_sec++;
+			slice.tv_nsec -= 1000000000L;
+		}
+		if (slice.tv_sec > deadline.tv_sec ||
+		    (slice.tv_sec == deadline.tv_sec && slice.tv_nsec > deadline.tv_nsec))
+			slice = deadline;
+		r = pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock, &slice);
+		if (r == ETIMEDOUT && (slice.tv_sec != deadline.tv_sec ||
+				       slice.tv_nsec != deadline.tv_nsec))
+			r = 0; /* only the slice ended */
+	}
 	if (vm->n_parked < vm_live_vcpus(vm)) {
 		/* Undo: whoever parked goes on. */
 		vm->paused = false;

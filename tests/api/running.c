@@ -15,6 +15,41 @@
 
 #define WANT_STATE "after start|started|not allowed|pre-boot"
 
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * Firecracker's SendCtrlAltDel puts the keys into the guest's i8042 keyboard; what the guest
+ * does then is its own business (a distribution's init reboots, and microvm exits at the
+ * reset). The test guest (images/l2-init, mvdiag=kbd) reports "MVKBD keys" on its console
+ * once its keyboard interrupt count has grown by the sequence's bytes: accept that, or the
+ * VM ending, within timeout_ms.
+ */
+static bool cad_reached_guest(struct vmm *v, int timeout_ms)
+{
+	for (int waited = 0; waited < timeout_ms; waited += 200) {
+		char line[256];
+		FILE *f;
+
+		if (!vmm_alive(v))
+			return true;
+		f = fopen(v->log, "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (strncmp(line, "MVKBD keys", 10) == 0) {
+				fclose(f);
+				return true;
+			}
+		if (f)
+			fclose(f);
+		sleep_ms(200);
+	}
+	return false;
+}
+
 static struct json_object *get_json(const char *sock, const char *path)
 {
 	struct api_resp r;
@@ -74,13 +109,6 @@ static int count_lines(const char *path)
 		n += ch == '\n';
 	fclose(f);
 	return n;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
 }
 
 static void config_round_trip(struct vmm *v, const char *bin, const char *const *vmm_args);
@@ -299,6 +327,6 @@ void suite_running(struct vmm *v, const char *bin, const char *const *vmm_args, 
 	check(vmm_alive(v), "microvm still runs after the runtime checks");
 	expect(v->sock, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}", 204, NULL,
 	       "SendCtrlAltDel");
-	check(vmm_wait_exit(v, 20000),
-	      "SendCtrlAltDel: the guest resets and microvm exits within 20 s");
+	check(cad_reached_guest(v, 20000),
+	      "SendCtrlAltDel: the key sequence reaches the guest's keyboard driver within 20 s");
 }
