@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vmm/log.h"
 #include "vmm/vm.h"
 
 /* Output port: bit 0 is the CPU reset line (active low), bit 1 the A20 gate. */
@@ -41,6 +42,9 @@ struct i8042 {
 	uint8_t set;	 /* scan code set, 1..3 */
 	uint8_t last;	 /* last byte sent, for RESEND */
 	bool scanning;
+	/* Bytes of a Ctrl+Alt+Del sequence the guest has not read yet (the API's action says
+	 * in the log when its keys got to the guest's driver). */
+	unsigned int cad_unread;
 };
 
 /*
@@ -386,6 +390,7 @@ int i8042_send_ctrl_alt_del(struct i8042 *k)
 	} else {
 		for (unsigned int i = 0; i < n; i++)
 			i8042_kbd_send(k, seq[i]);
+		k->cad_unread = k->qlen;
 		i8042_pump(k);
 	}
 	pthread_mutex_unlock(&k->lock);
@@ -407,6 +412,11 @@ void i8042_data_read(void *opaque, uint64_t off, void *data, uint32_t len)
 	(void)off;
 	pthread_mutex_lock(&k->lock);
 	i8042_fill(data, len, k->out);
+	if ((k->status & I8042_STR_OBF) && k->out_raw && k->cad_unread) {
+		k->cad_unread -= k->out_raw < k->cad_unread ? k->out_raw : k->cad_unread;
+		if (!k->cad_unread)
+			log_info("i8042: the guest read the Ctrl+Alt+Del sequence");
+	}
 	k->status &= (uint8_t) ~(I8042_STR_OBF | I8042_STR_AUXDATA | I8042_STR_TIMEOUT);
 	k->out_raw = 0;
 	i8042_pump(k); /* the next keyboard byte, with its own interrupt */
