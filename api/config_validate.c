@@ -273,8 +273,7 @@ static int cv_storage(const struct vm_config *cfg, struct cv_transports *t, char
 	return 0;
 }
 
-/* Linux interface names: 1 to 15 bytes (IFNAMSIZ - 1), no '/', ':' or whitespace. */
-static bool cv_ifname_ok(const char *s)
+bool config_ifname_ok(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -293,7 +292,7 @@ static int cv_net(const struct vm_config *cfg, unsigned int i, struct cv_transpo
 	const struct net_if_config *n = &cfg->nets[i];
 	int r;
 
-	if (n->tap && !cv_ifname_ok(n->tap))
+	if (n->tap && !config_ifname_ok(n->tap))
 		return cv_fail(err, errlen, "network interface %u: '%s' is not an interface name",
 			       i, n->tap);
 	if (memcmp(n->mac, zero, 6) != 0 && (n->mac[0] & 1))

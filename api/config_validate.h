@@ -2,6 +2,7 @@
 #ifndef API_CONFIG_VALIDATE_H
 #define API_CONFIG_VALIDATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct vm_config;
@@ -17,5 +18,9 @@ struct vm_config;
  * reason in err. Any thread.
  */
 int config_validate(const struct vm_config *cfg, char *err, size_t errlen);
+
+/* A Linux interface name: 1 to 15 bytes (IFNAMSIZ - 1), not "." or "..", no '/', ':' or
+ * whitespace. */
+bool config_ifname_ok(const char *s);
 
 #endif /* API_CONFIG_VALIDATE_H */

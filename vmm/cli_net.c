@@ -7,22 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/config_validate.h"
 #include "devices/virtio/net_ctrl.h"
 #include "vmm/cli_internal.h"
 #include "vmm/config.h"
-
-/* Linux interface names: at most 15 bytes (IFNAMSIZ - 1), no '/', no whitespace. */
-static bool cli_ifname_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 15 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] == '/' || s[i] == ':' || isspace((unsigned char)s[i]))
-			return false;
-	return true;
-}
 
 /* aa:bb:cc:dd:ee:ff, a unicast address that is not all zero. */
 static int cli_parse_mac(const char *s, uint8_t mac[6])
@@ -78,7 +66,7 @@ static int cli_parse_net_opt(char *tok, struct net_if_config *n, char *err, size
 	if (strncmp(tok, "id=", 3) == 0) {
 		n->id = tok + 3; /* checked by config_validate() */
 	} else if (strncmp(tok, "tap=", 4) == 0) {
-		if (!cli_ifname_ok(tok + 4)) {
+		if (!config_ifname_ok(tok + 4)) {
 			snprintf(err, errlen, "--net: '%s' is not an interface name (1-15 bytes)",
 				 tok + 4);
 			return -EINVAL;

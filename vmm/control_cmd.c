@@ -22,7 +22,7 @@
 #include "vmm/log.h"
 
 /* Firecracker's wording for requests that only make sense before InstanceStart. */
-#define CTL_MSG_STARTED "The requested operation is not supported after starting the microVM."
+#define CTL_MSG_STARTED	    "The requested operation is not supported after starting the microVM."
 #define CTL_MSG_NOT_RUNNING "The requested operation is not supported before starting the microVM."
 
 static void ctl_reply(struct control_cmd *cmd, int status, const char *fmt, ...)
@@ -43,14 +43,16 @@ static void ctl_reply(struct control_cmd *cmd, int status, const char *fmt, ...)
 	va_end(ap);
 	o = json_object_new_object();
 	json_object_object_add(o, "fault_message", json_object_new_string(msg));
-	cmd->json = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	cmd->json = strdup(json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 }
 
 static void ctl_reply_json(struct control_cmd *cmd, struct json_object *o)
 {
 	cmd->status = 200;
-	cmd->json = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	cmd->json = strdup(json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	if (!cmd->json)
 		cmd->status = 500;
@@ -96,6 +98,19 @@ static int ctl_validate(const struct control *ctl, char *err, size_t errlen)
 	return config_validate(&tmp, err, errlen);
 }
 
+/* The end of a change: kept (204), or rolled back with the reason (400; 500 without memory). */
+static void ctl_commit(struct control *ctl, struct control_cmd *cmd, struct ctl_checkpoint *cp,
+		       int r, const char *err)
+{
+	if (r < 0) {
+		ctl_rollback(ctl, cp);
+		ctl_reply(cmd, r == -ENOMEM ? 500 : 400, "%s", err);
+		return;
+	}
+	ctl_checkpoint_drop(cp);
+	ctl_reply(cmd, 204, NULL);
+}
+
 /* Resources that only set up the process's outputs take effect at once (Firecracker opens
  * the logger's and the metrics' files when they are PUT). */
 static int ctl_apply_outputs(struct control *ctl, const char *resource, char *err, size_t errlen)
@@ -126,13 +141,7 @@ static void ctl_put(struct control *ctl, struct control_cmd *cmd)
 		r = ctl_validate(ctl, err, sizeof(err));
 	if (r == 0)
 		r = ctl_apply_outputs(ctl, cmd->resource, err, sizeof(err));
-	if (r < 0) {
-		ctl_rollback(ctl, &cp);
-		ctl_reply(cmd, r == -ENOMEM ? 500 : 400, "%s", err);
-		return;
-	}
-	ctl_checkpoint_drop(&cp);
-	ctl_reply(cmd, 204, NULL);
+	ctl_commit(ctl, cmd, &cp, r, err);
 }
 
 /* The index of the drive or interface with this API id (an id-less one answers to
@@ -247,13 +256,7 @@ static void ctl_patch(struct control *ctl, struct control_cmd *cmd)
 		r = ctl_patch_drive_live(ctl, cmd->id, old_path, err, sizeof(err));
 	else if (r == 0 && live)
 		r = ctl_patch_net_live(ctl, cmd->id, err, sizeof(err));
-	if (r < 0) {
-		ctl_rollback(ctl, &cp);
-		ctl_reply(cmd, r == -ENOMEM ? 500 : 400, "%s", err);
-		return;
-	}
-	ctl_checkpoint_drop(&cp);
-	ctl_reply(cmd, 204, NULL);
+	ctl_commit(ctl, cmd, &cp, r, err);
 }
 
 /* InstanceStart: the whole configuration must be valid and its files openable. */
@@ -286,7 +289,8 @@ static int ctl_body_string(struct control_cmd *cmd, const char *what, const char
 					sizeof(err));
 
 	if (r < 0)
-		ctl_reply(cmd, r == -ENOMEM ? 500 : 400, "%s", r == -ENOMEM ? "out of memory" : err);
+		ctl_reply(cmd, r == -ENOMEM ? 500 : 400, "%s",
+			  r == -ENOMEM ? "out of memory" : err);
 	return r;
 }
 
@@ -302,8 +306,9 @@ static void ctl_action(struct control *ctl, struct control_cmd *cmd)
 		if (ctl->state == CONTROL_NOT_STARTED)
 			ctl_reply(cmd, 400, CTL_MSG_NOT_RUNNING);
 		else if (arch_send_ctrl_alt_del(&ctl->vm) < 0)
-			ctl_reply(cmd, 400, "the guest's keyboard does not take keys now "
-					    "(no i8042 driver, or its buffer is full)");
+			ctl_reply(cmd, 400,
+				  "the guest's keyboard does not take keys now "
+				  "(no i8042 driver, or its buffer is full)");
 		else
 			ctl_reply(cmd, 204, NULL);
 	} else if (strcmp(type, "FlushMetrics") == 0) {
