@@ -21,8 +21,7 @@ static void routes_resource(const char *path, char *out, size_t len)
 	out[n] = '\0';
 }
 
-static int routes_call(void *opaque, const struct api_request *req, char **json,
-		       enum control_op op)
+static int routes_call(void *opaque, const struct api_request *req, char **json, enum control_op op)
 {
 	struct control_cmd cmd = {.op = op, .body = req->body};
 	char resource[32];

@@ -36,8 +36,8 @@ struct control_cmd {
 	const char *id;	      /* the path's id, or NULL */
 	const char *body;     /* JSON, NUL-terminated */
 	/* the reply */
-	int status;  /* HTTP status: 200, 204, 400, ... */
-	char *json;  /* malloc'd body (200) or {"fault_message": ...}; NULL for 204 */
+	int status; /* HTTP status: 200, 204, 400, ... */
+	char *json; /* malloc'd body (200) or {"fault_message": ...}; NULL for 204 */
 	/* the queue */
 	bool done;
 	struct control_cmd *next;

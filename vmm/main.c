@@ -160,8 +160,8 @@ static int main_load_config(const char *path, struct vm_config *cfg)
  * (a kernel is named), so the VM starts at once; without, only the API can configure it.
  * Returns 0, 1 (help/version printed: exit 0) or -1 (error printed).
  */
-static int main_configure(const struct main_opts *o, int argc, char **argv,
-			  struct vm_config *cfg, bool *boot)
+static int main_configure(const struct main_opts *o, int argc, char **argv, struct vm_config *cfg,
+			  bool *boot)
 {
 	char err[256];
 	int r;
@@ -221,8 +221,8 @@ static int main_open_outputs(struct control *ctl)
 	return 0;
 }
 
-static int main_start_api(const struct main_opts *o, struct control *ctl,
-			  struct api_router *router, struct api_server **srv)
+static int main_start_api(const struct main_opts *o, struct control *ctl, struct api_router *router,
+			  struct api_server **srv)
 {
 	struct api_server_config scfg = {
 		.path = o->api_sock,

@@ -60,8 +60,8 @@ static int main_opt_id(const char *s, unsigned int *out)
 static int main_opt_one(int argc, char **argv, int *i, struct main_opts *o, char *err,
 			size_t errlen)
 {
-	static const char *const names[] = {"--api-sock", "--config",  "--id",	"--seccomp",
-					    "--seccomp-selftest", "--jail", "--uid", "--gid"};
+	static const char *const names[] = {"--api-sock",	  "--config", "--id",  "--seccomp",
+					    "--seccomp-selftest", "--jail",   "--uid", "--gid"};
 	const char *v = NULL;
 	unsigned int k, num;
 	int r = 0;

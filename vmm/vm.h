@@ -44,7 +44,7 @@ struct vcpu {
 	bool started;
 	bool stopping; /* vcpu_stop(): leave for good, do not park */
 	bool exited;   /* the thread left its loop (it never parks again) */
-	bool parked; /* paused at a clean point (between KVM_RUNs); under vm->pause_lock */
+	bool parked;   /* paused at a clean point (between KVM_RUNs); under vm->pause_lock */
 	struct vcpu_exit_stats exits;
 };
 
@@ -73,7 +73,7 @@ struct vm {
 	struct arch_vm *arch;
 	int console_in_fd, console_feed_fd; /* stdin forwarded to the virtio console */
 	int exit_efd;			    /* signalled by vm_request_exit() */
-	struct vm_input *input; /* console input state while the loop runs */
+	struct vm_input *input;		    /* console input state while the loop runs */
 	int loop_epfd;
 	/* Pause (vm_pause.c): vCPUs park on pause_cond while `paused`; n_parked counts them. */
 	pthread_mutex_t pause_lock;

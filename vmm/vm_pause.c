@@ -49,7 +49,8 @@ static unsigned int vm_live_vcpus(struct vm *vm)
 	unsigned int n = 0;
 
 	for (unsigned int i = 0; i < vm->n_vcpus; i++)
-		n += vm->vcpus[i].started && !__atomic_load_n(&vm->vcpus[i].exited, __ATOMIC_ACQUIRE);
+		n += vm->vcpus[i].started &&
+		     !__atomic_load_n(&vm->vcpus[i].exited, __ATOMIC_ACQUIRE);
 	return n;
 }
 
@@ -96,8 +97,8 @@ int vm_pause(struct vm *vm)
 		    (slice.tv_sec == deadline.tv_sec && slice.tv_nsec > deadline.tv_nsec))
 			slice = deadline;
 		r = pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock, &slice);
-		if (r == ETIMEDOUT && (slice.tv_sec != deadline.tv_sec ||
-				       slice.tv_nsec != deadline.tv_nsec))
+		if (r == ETIMEDOUT &&
+		    (slice.tv_sec != deadline.tv_sec || slice.tv_nsec != deadline.tv_nsec))
 			r = 0; /* only the slice ended */
 	}
 	if (vm->n_parked < vm_live_vcpus(vm)) {

@@ -331,9 +331,9 @@ TEST(control_body_strict_json)
 		int s = ctl_exec(&f.ctl, cases[i].op, NULL, NULL, cases[i].body, &j);
 
 		/* Report every case before failing: each is its own finding. */
-		if (s != 400 || !(ctl_is_fault(j, "JSON") || ctl_is_fault(j, "must be an object")) ||
-		    strstr(j, "continue") ||
-		    strstr(j, "success")) {
+		if (s != 400 ||
+		    !(ctl_is_fault(j, "JSON") || ctl_is_fault(j, "must be an object")) ||
+		    strstr(j, "continue") || strstr(j, "success")) {
 			fprintf(stderr, "  body '%s': %d %s\n", cases[i].body, s, j ? j : "(none)");
 			failed = true;
 		}
