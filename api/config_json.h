@@ -73,6 +73,11 @@ char *config_json_dump(const struct vm_config *cfg);
 int config_json_body_string(const char *body, size_t len, const char *what, const char *key,
 			    char **value, char *err, size_t errlen);
 
+/* The index in cfg of the drive, network interface or pmem device (resource "drives",
+ * "network-interfaces", "pmem") that answers to id: its own id, or for one without, its
+ * positional name ("drive0"). -ENOENT when none does, -EINVAL for another resource. */
+int config_json_find(const struct vm_config *cfg, const char *resource, const char *id);
+
 /* Release the strings this module put into cfg and clear those fields. */
 void config_json_free(struct vm_config *cfg);
 

@@ -14,11 +14,13 @@
 #include "api/config_json_dev.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/config_json.h"
 #include "api/config_json_internal.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/net_ctrl.h"
@@ -61,14 +63,26 @@ static int cj_get_id(const struct cj_ctx *ctx, struct json_object *o, const char
 	return 0;
 }
 
-static int cj_find_drive(const struct vm_config *cfg, const char *id)
+/* The index of the entry of arr (n entries of stride bytes, each with its id string at
+ * id_off) that answers to id: its own id, or for one without, "<prefix><index>". -ENOENT. */
+static int cj_find_named(const void *arr, size_t stride, size_t id_off, unsigned int n,
+			 const char *prefix, const char *id)
 {
 	char buf[32];
 
-	for (unsigned int i = 0; i < cfg->n_disks; i++)
-		if (strcmp(cj_dev_name(cfg->disks[i].id, "drive", i, buf, sizeof(buf)), id) == 0)
+	for (unsigned int i = 0; i < n; i++) {
+		const char *own;
+
+		memcpy(&own, (const char *)arr + i * stride + id_off, sizeof(own));
+		if (strcmp(cj_dev_name(own, prefix, i, buf, sizeof(buf)), id) == 0)
 			return (int)i;
+	}
 	return -ENOENT;
+}
+
+static int cj_find_drive(const struct vm_config *cfg, const char *id)
+{
+	return config_json_find(cfg, "drives", id);
 }
 
 /* Give drive i its positional name for good, before it moves (a root drive goes first):
@@ -475,4 +489,19 @@ int cj_put_pmem(const struct cj_ctx *ctx, struct json_object *o, const char *url
 		i = (int)cfg->n_pmems++;
 	cfg->pmems[i] = p;
 	return 0;
+}
+
+int config_json_find(const struct vm_config *cfg, const char *resource, const char *id)
+{
+	if (strcmp(resource, "drives") == 0)
+		return cj_find_named(cfg->disks, sizeof(cfg->disks[0]),
+				     offsetof(struct disk_config, id), cfg->n_disks, "drive", id);
+	if (strcmp(resource, "network-interfaces") == 0)
+		return cj_find_named(cfg->nets, sizeof(cfg->nets[0]),
+				     offsetof(struct net_if_config, id), cfg->n_nets, "net", id);
+	if (strcmp(resource, "pmem") == 0)
+		return cj_find_named(cfg->pmems, sizeof(cfg->pmems[0]),
+				     offsetof(struct pmem_file_config, id), cfg->n_pmems, "pmem",
+				     id);
+	return -EINVAL;
 }

@@ -144,43 +144,11 @@ static void ctl_put(struct control *ctl, struct control_cmd *cmd)
 	ctl_commit(ctl, cmd, &cp, r, err);
 }
 
-/* The index of the drive or interface with this API id (an id-less one answers to
- * "<prefix><index>"), or -1. */
-static int ctl_find(const char *const *ids, unsigned int n, const char *prefix, const char *id)
-{
-	char name[32];
-
-	for (unsigned int i = 0; i < n; i++) {
-		snprintf(name, sizeof(name), "%s%u", prefix, i);
-		if (strcmp(ids[i] ? ids[i] : name, id) == 0)
-			return (int)i;
-	}
-	return -1;
-}
-
-static int ctl_find_disk(const struct vm_config *cfg, const char *id)
-{
-	const char *ids[VM_MAX_DISKS];
-
-	for (unsigned int i = 0; i < cfg->n_disks; i++)
-		ids[i] = cfg->disks[i].id;
-	return ctl_find(ids, cfg->n_disks, "drive", id);
-}
-
-static int ctl_find_net(const struct vm_config *cfg, const char *id)
-{
-	const char *ids[VM_MAX_NETS];
-
-	for (unsigned int i = 0; i < cfg->n_nets; i++)
-		ids[i] = cfg->nets[i].id;
-	return ctl_find(ids, cfg->n_nets, "net", id);
-}
-
 /* PATCH /drives/{id} on a running VM: a new backing file and/or new rate limits. */
 static int ctl_patch_drive_live(struct control *ctl, const char *id, const char *old_path,
 				char *err, size_t errlen)
 {
-	int i = ctl_find_disk(ctl->cfg, id);
+	int i = config_json_find(ctl->cfg, "drives", id);
 	const struct disk_config *d;
 	struct blk_limits lim;
 	int r;
@@ -207,7 +175,7 @@ static int ctl_patch_drive_live(struct control *ctl, const char *id, const char 
 /* PATCH /network-interfaces/{id} on a running VM: new rate limits. */
 static int ctl_patch_net_live(struct control *ctl, const char *id, char *err, size_t errlen)
 {
-	int i = ctl_find_net(ctl->cfg, id);
+	int i = config_json_find(ctl->cfg, "network-interfaces", id);
 	const struct net_if_config *n;
 	struct net_limits lim;
 
@@ -243,7 +211,7 @@ static void ctl_patch(struct control *ctl, struct control_cmd *cmd)
 		return;
 	}
 	if (live && cmd->id && strcmp(cmd->resource, "drives") == 0 &&
-	    (i = ctl_find_disk(ctl->cfg, cmd->id)) >= 0)
+	    (i = config_json_find(ctl->cfg, "drives", cmd->id)) >= 0)
 		snprintf(old_path, sizeof(old_path), "%s", ctl->cfg->disks[i].path);
 	if (ctl_checkpoint(ctl, &cp) < 0) {
 		ctl_reply(cmd, 500, "out of memory");

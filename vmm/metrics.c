@@ -274,7 +274,7 @@ static void gather(struct metrics *m, struct vm *vm, struct json_object *tree,
 		   struct json_object *gauges)
 {
 	struct virtio_dev *devs[VM_MAX_MMIO_DEVS + VM_MAX_PCI_DEVS];
-	unsigned int n = 0;
+	unsigned int n;
 
 	group(tree, "vcpu"); /* the sum first, then each vCPU */
 	for (unsigned int i = 0; i < vm->n_vcpus && vm->vcpus; i++) {
@@ -294,13 +294,7 @@ static void gather(struct metrics *m, struct vm *vm, struct json_object *tree,
 		add_fields(group(tree, "vcpu"), group(tree, key), &ex, vcpu_fields,
 			   ARRAY_SIZE(vcpu_fields));
 	}
-	/* The PCI functions, then the virtio-mmio devices. */
-	for (unsigned int i = 0; i < vm->n_pci_devs; i++)
-		if (vm->pci_devs[i] && vm->pci_devs[i]->vdev)
-			devs[n++] = vm->pci_devs[i]->vdev;
-	for (unsigned int i = 0; i < vm->n_mmio_devs; i++)
-		if (vm->mmio_devs[i].vdev)
-			devs[n++] = vm->mmio_devs[i].vdev;
+	n = vm_virtio_devices(vm, devs, ARRAY_SIZE(devs));
 	for (unsigned int i = 0; i < n; i++) {
 		char key[96];
 

@@ -20,6 +20,10 @@
 #define SZ_1M 0x100000ULL
 #define SZ_1G 0x40000000ULL
 
+/* A statistics counter: written by its device's (or vCPU's) thread, read by metrics from
+ * another; relaxed, since only the total matters. */
+#define STAT_ADD(counter, v) __atomic_fetch_add(&(counter), (v), __ATOMIC_RELAXED)
+
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 

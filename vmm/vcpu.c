@@ -11,9 +11,10 @@
 #include <unistd.h>
 
 #include "vmm/log.h"
+#include "vmm/util.h"
 #include "vmm/vm.h"
 
-#define VCPU_COUNT(vcpu, field) __atomic_add_fetch(&(vcpu)->exits.field, 1, __ATOMIC_RELAXED)
+#define VCPU_COUNT(vcpu, field) STAT_ADD((vcpu)->exits.field, 1)
 
 /* The kick signal only interrupts KVM_RUN; its handler does nothing. */
 #define VCPU_KICK_SIGNAL SIGUSR1

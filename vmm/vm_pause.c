@@ -68,9 +68,7 @@ static void vm_kick_unparked(struct vm *vm)
 int vm_pause(struct vm *vm)
 {
 	struct virtio_dev *devs[VM_MAX_MMIO_DEVS + VM_MAX_PCI_DEVS];
-	struct timespec deadline;
 	unsigned int n;
-	int r = 0;
 
 	pthread_mutex_lock(&vm->pause_lock);
 	if (vm->paused) {
@@ -78,28 +76,20 @@ int vm_pause(struct vm *vm)
 		return 0;
 	}
 	vm->paused = true;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += VM_PAUSE_TIMEOUT_S;
 	/* Kick every vCPU not parked yet, again every VM_PAUSE_REKICK_MS: a kick that came
 	 * while the thread was between its check and KVM_RUN is caught by immediate_exit, but
 	 * under nested virtualization a signal's IPI into a running guest was seen to get lost. */
-	while (vm->n_parked < vm_live_vcpus(vm) && r != ETIMEDOUT) {
+	for (unsigned int waited = 0;
+	     vm->n_parked < vm_live_vcpus(vm) && waited < VM_PAUSE_TIMEOUT_S * 1000;
+	     waited += VM_PAUSE_REKICK_MS) {
 		struct timespec slice;
 
 		vm_kick_unparked(vm);
 		clock_gettime(CLOCK_MONOTONIC, &slice);
 		slice.tv_nsec += VM_PAUSE_REKICK_MS * 1000000L;
-		if (slice.tv_nsec >= 1000000000L) {
-			slice.tv_sec++;
-			slice.tv_nsec -= 1000000000L;
-		}
-		if (slice.tv_sec > deadline.tv_sec ||
-		    (slice.tv_sec == deadline.tv_sec && slice.tv_nsec > deadline.tv_nsec))
-			slice = deadline;
-		r = pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock, &slice);
-		if (r == ETIMEDOUT &&
-		    (slice.tv_sec != deadline.tv_sec || slice.tv_nsec != deadline.tv_nsec))
-			r = 0; /* only the slice ended */
+		slice.tv_sec += slice.tv_nsec / 1000000000L;
+		slice.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock, &slice);
 	}
 	if (vm->n_parked < vm_live_vcpus(vm)) {
 		/* Undo: whoever parked goes on. */

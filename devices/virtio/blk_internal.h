@@ -161,7 +161,7 @@ static inline struct blk_dev *to_blk(struct virtio_dev *vdev)
 	return container_of(vdev, struct blk_dev, vdev);
 }
 
-#define BLK_STAT(blk, field, v) __atomic_fetch_add(&(blk)->stats.field, (v), __ATOMIC_RELAXED)
+#define BLK_STAT(blk, field, v) STAT_ADD((blk)->stats.field, (v))
 
 /* Guest-caused trouble: tell the host user, but at a bounded rate. */
 #define blk_warn(blk, fmt, ...) log_warn_ratelimited("%s: " fmt, (blk)->vdev.name, __VA_ARGS__)

@@ -32,7 +32,7 @@ struct console_dev {
 	struct console_stats stats; /* CONSOLE_STAT(): relaxed atomic adds, worker */
 };
 
-#define CONSOLE_STAT(con, field, v) __atomic_fetch_add(&(con)->stats.field, (v), __ATOMIC_RELAXED)
+#define CONSOLE_STAT(con, field, v) STAT_ADD((con)->stats.field, (v))
 
 static struct console_dev *to_console(struct virtio_dev *vdev)
 {

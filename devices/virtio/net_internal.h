@@ -93,7 +93,7 @@ static inline struct net_dev *to_net(struct virtio_dev *vdev)
 	return container_of(vdev, struct net_dev, vdev);
 }
 
-#define NET_STAT(net, field, v) __atomic_fetch_add(&(net)->stats.field, (v), __ATOMIC_RELAXED)
+#define NET_STAT(net, field, v) STAT_ADD((net)->stats.field, (v))
 
 /* net.c: link state as the data path sees it. */
 bool net_link_up(struct net_dev *net);

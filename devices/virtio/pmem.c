@@ -32,7 +32,7 @@ struct pmem_dev {
 	struct pmem_stats stats; /* PMEM_STAT(): relaxed atomic adds, worker */
 };
 
-#define PMEM_STAT(p, field) __atomic_fetch_add(&(p)->stats.field, 1, __ATOMIC_RELAXED)
+#define PMEM_STAT(p, field) STAT_ADD((p)->stats.field, 1)
 
 static struct pmem_dev *to_pmem(struct virtio_dev *vdev)
 {

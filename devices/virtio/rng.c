@@ -19,8 +19,7 @@ struct rng_dev {
 };
 
 #define RNG_STAT(vdev, field, v)                                                                   \
-	__atomic_fetch_add(&container_of(vdev, struct rng_dev, vdev)->stats.field, (v),            \
-			   __ATOMIC_RELAXED)
+	STAT_ADD(container_of(vdev, struct rng_dev, vdev)->stats.field, (v))
 
 /* Fill the writable part from the kernel CSPRNG; stop at the first short answer (the pool is
  * not initialised yet, or a signal). Readable segments are a driver bug and are ignored.

@@ -41,7 +41,7 @@ struct scsi_dev {
 	struct scsi_stats stats; /* SCSI_STAT(): relaxed atomic adds */
 };
 
-#define SCSI_STAT(s, field, v) __atomic_fetch_add(&(s)->stats.field, (v), __ATOMIC_RELAXED)
+#define SCSI_STAT(s, field, v) STAT_ADD((s)->stats.field, (v))
 
 static struct scsi_dev *to_scsi(struct virtio_dev *vdev)
 {

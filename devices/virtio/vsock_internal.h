@@ -12,6 +12,7 @@
 
 #include "devices/virtio/virtio.h"
 #include "devices/virtio/vsock.h"
+#include "vmm/util.h"
 
 /* VIRTIO 1.2 bits that Debian 12's Linux 6.1 uapi header lacks. */
 #ifndef VIRTIO_VSOCK_F_STREAM
@@ -120,7 +121,7 @@ struct vsock_dev {
 };
 
 #define VSOCK_STAT_INC(v, field)    __atomic_add_fetch(&(v)->stats.field, 1, __ATOMIC_RELAXED)
-#define VSOCK_STAT_ADD(v, field, n) __atomic_add_fetch(&(v)->stats.field, (n), __ATOMIC_RELAXED)
+#define VSOCK_STAT_ADD(v, field, n) STAT_ADD((v)->stats.field, (n))
 
 static inline struct vsock_dev *to_vsock(struct virtio_dev *vdev)
 {
